@@ -35,3 +35,14 @@ TRAIN_ANCHORS = {
     "distance_m": "list<float32>",      # metres from the anchor
     "yaw_diff_deg": "list<float32>",    # absolute heading difference in [0, 180] degrees
 }
+
+# <raw root>/synthetic_truth.parquet: the synthetic world's ground truth, one row per image
+# timestamp listed in a traversal's stereo.timestamps (written by softloc.data.synthetic).
+SYNTHETIC_TRUTH = {
+    "traversal": "string",     # folder name, YYYY-MM-DD-HH-MM-SS
+    "timestamp": "int64",      # microseconds
+    "easting": "float64",      # metres, UTM 30U, true camera position
+    "northing": "float64",     # metres
+    "yaw": "float64",          # degrees in [-180, 180), true heading, clockwise from north
+    "fault": "string",         # "" for a good image, else the clean reason it must be dropped with
+}

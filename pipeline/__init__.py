@@ -1,0 +1,1 @@
+"""Thin pipeline entry points: `python -m pipeline.<stage>`."""
