@@ -1,0 +1,41 @@
+"""clean stage: raw RobotCar-layout traversals -> data/interim/images.parquet + reports/clean.json.
+
+    python -m pipeline.clean [--params params.yaml] [--out ...] [--report ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from softloc import io
+from softloc.clean import clean_dataset
+from softloc.params import load_params
+from softloc.schemas import IMAGES
+
+log = logging.getLogger("pipeline.clean")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="data/interim/images.parquet")
+    parser.add_argument("--report", default="reports/clean.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    params = load_params(args.params)
+    root = params["data"]["raw_root"]
+    log.info("cleaning the traversals of %s with %s", root, params["clean"])
+    start = time.perf_counter()
+    images, report = clean_dataset(root, params["clean"])
+    io.write_parquet(images, args.out, IMAGES)
+    io.write_json(report, args.report)
+    totals = report["totals"]
+    log.info("kept %d of %d images in %.1f s; dropped: %s", totals["kept"], totals["images"],
+             time.perf_counter() - start, {k: v for k, v in totals.items() if k not in ("images", "kept") and v})
+
+
+if __name__ == "__main__":
+    main()
