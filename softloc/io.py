@@ -71,7 +71,9 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike, schema: Mapping[str
     table = pa.Table.from_pandas(df[list(schema)], schema=arrow_schema(schema), preserve_index=False)
     table = table.replace_schema_metadata(None)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=False)
+        # Dictionary-encoding the long list columns (neighbour lists) costs time and saves nothing.
+        flat = [name for name, kind in schema.items() if not kind.startswith("list<")]
+        pq.write_table(table, tmp, compression="zstd", write_statistics=False, use_dictionary=flat)
     log.info("wrote %s (%d rows)", path, len(df))
 
 

@@ -1,0 +1,28 @@
+"""index stage: data/interim/images.parquet -> data/processed/{train_images, train_anchors,
+val_reference, val_queries, test_reference, test_queries}.parquet + reports/index.json.
+
+    python -m pipeline.index [--params params.yaml] [--images ...] [--out-dir ...] [--report ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from softloc.params import load_params
+from softloc.tuples import run_index
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--images", default="data/interim/images.parquet")
+    parser.add_argument("--out-dir", default="data/processed")
+    parser.add_argument("--report", default="reports/index.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run_index(load_params(args.params), args.images, args.out_dir, args.report)
+
+
+if __name__ == "__main__":
+    main()
