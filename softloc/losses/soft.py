@@ -1,0 +1,147 @@
+"""Soft contrastive loss (Thoma, Paudel, Van Gool, "Soft Contrastive Learning for Visual
+Localization", NeurIPS 2020), in the paper's form and in the authors' released form.
+
+Influence functions of the geometric distance y (metres), crossing at tau:
+
+    sigmoid  g+(y) = 1 / (1 + exp(gamma (y - tau)))   g-(y) = 1 / (1 + exp(gamma (tau - y)))
+    linear   g+(y) = max(1 - y/tau, 0)                 g-(y) = min(y/tau, 1)
+    tanh     g+(y) = 1 - tanh(y/tau)                   g-(y) = tanh(y/tau)
+
+g+ is DECREASING (weighs the pull on close images), g- INCREASING (weighs the push on far
+images), as Definition 4.1 and the text state; eq. (4) of the paper prints the two sigmoids with
+their roles swapped. The sigmoid's g+ and g- cross at tau; the release's linear and tanh
+functions (kept as released) cross at tau/2 and 0.55 tau. The sigmoid is evaluated as written, in float32, as the release does (an
+overflowing exp gives a weight of exactly 0, which takes the pair out of the sums below).
+
+form: paper (eq. 3-5). For each anchor a and every other image i of its tuple (close and far
+are one set), y_i = ||x_i - x_a||, D_i = ||f_i - a||, s+_i = g+(y_i) D_i, s-_i = g-(y_i) D_i:
+
+    combine logsumexp:  L_a = 1/eta log(1 + sum_i exp(eta s+_i - mu)) + 1/nu log(1 + sum_i exp(mu - nu s-_i))
+    combine sum:        L_a = sum_i (s+_i - s-_i)                          (Figure 4's "simple sum")
+
+The paper does not print eta, mu, nu. Defaults eta = nu = 10, mu = 10: with L2-normalised
+features D lies in [0, 2]; the two soft hinges then sit at s = mu/eta = mu/nu = 1, the middle of
+that range (orthogonal features have D = sqrt 2), and a scale of 10 per unit of distance makes
+each term a smooth hinge that fades over ~0.1-0.3 of feature distance instead of a near-linear
+(too weak) or near-hard (gradient only on the worst image) one. Because mu is shared, an image
+whose s-_i stays below mu/nu is pushed with weight ~g-(y_i): harmless with the sigmoid (g- ~ 0
+well inside tau) but a close image feels a net push under linear/tanh influence, whose g- is
+not small there; the released form has no such effect.
+
+form: released (the authors' TensorFlow `wms_loss`, behind the published numbers). All pairs
+(i, j) of a tuple (anchor, close, far), features L2-normalised, S_ij = max(f_i . f_j, 0),
+y_ij = ||x_i - x_j||, P_ij = g+(y_ij) S_ij, N_ij = g-(y_ij) S_ij, each row i over j != i with
+non-zero weight:
+
+    combine logsumexp:  l_i = 1/alpha log(1 + sum_j exp(-alpha (P_ij - lam))) + 1/beta log(1 + sum_j exp(beta (N_ij - lam)))
+    combine sum:        l_i = sum_j (N_ij - P_ij)
+
+averaged over rows. Defaults gamma = 0.8 per metre, tau = 15 m, alpha = 2, beta = 50, lam = 1.
+`ms_mining` (default off, as design.md spells the form) applies the multi-similarity pair mining
+to P and N with eps = `ms_eps` = 0.1; note the release's wms_loss has it on by default.
+
+Both forms return the mean over the tuples of the batch; extra images are not used.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from softloc.losses.base import TupleBatch, register
+from softloc.losses.multisimilarity import cosine_similarities, ms_mining_masks, ms_row_losses
+
+FORMS = ("paper", "released")
+INFLUENCES = ("sigmoid", "linear", "tanh")
+COMBINES = ("logsumexp", "sum")
+PAPER_KEYS = {"eta": 10.0, "mu": 10.0, "nu": 10.0}
+RELEASED_KEYS = {"alpha": 2.0, "beta": 50.0, "lam": 1.0, "ms_mining": False, "ms_eps": 0.1}
+
+
+def influence(y: Tensor, kind: str, tau: float, gamma: float) -> tuple[Tensor, Tensor]:
+    """(g+(y), g-(y)) in float32 for metre distances y: g+ decreasing, g- increasing."""
+    y = y.float()
+    if kind == "sigmoid":
+        return 1.0 / (1.0 + torch.exp(gamma * (y - tau))), 1.0 / (1.0 + torch.exp(gamma * (tau - y)))
+    if kind == "linear":
+        return (1.0 - y / tau).clamp(min=0.0), (y / tau).clamp(max=1.0)
+    if kind == "tanh":
+        t = torch.tanh(y / tau)
+        return 1.0 - t, t
+    raise ValueError(f"unknown influence {kind!r}; expected one of {INFLUENCES}")
+
+
+@register("soft_contrastive")
+class SoftContrastiveLoss(nn.Module):
+    """The soft contrastive loss; see the module docstring for both forms and their defaults.
+
+    Form-specific keys (eta, mu, nu for paper; alpha, beta, lam, ms_mining, ms_eps for
+    released) are an error with the other form, so a params override never silently does nothing.
+    """
+
+    def __init__(
+        self,
+        form: str = "released",
+        influence: str = "sigmoid",
+        combine: str = "logsumexp",
+        gamma: float = 0.8,
+        tau: float = 15.0,
+        eta: float | None = None,
+        mu: float | None = None,
+        nu: float | None = None,
+        alpha: float | None = None,
+        beta: float | None = None,
+        lam: float | None = None,
+        ms_mining: bool | None = None,
+        ms_eps: float | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value, allowed in (("form", form, FORMS), ("influence", influence, INFLUENCES), ("combine", combine, COMBINES)):
+            if value not in allowed:
+                raise ValueError(f"soft_contrastive: {name} must be one of {allowed}, got {value!r}")
+        given = {"eta": eta, "mu": mu, "nu": nu, "alpha": alpha, "beta": beta, "lam": lam, "ms_mining": ms_mining, "ms_eps": ms_eps}
+        own, other = (PAPER_KEYS, RELEASED_KEYS) if form == "paper" else (RELEASED_KEYS, PAPER_KEYS)
+        wrong = sorted(k for k in other if given[k] is not None)
+        if wrong:
+            raise ValueError(f"soft_contrastive: {wrong} do not apply to form {form!r}; it takes {sorted(own)}")
+        self.form, self.influence, self.combine = form, influence, combine
+        self.gamma, self.tau = float(gamma), float(tau)
+        self.hp = {k: (default if given[k] is None else type(default)(given[k])) for k, default in own.items()}
+
+    def extra_repr(self) -> str:
+        hp = ", ".join(f"{k}={v}" for k, v in self.hp.items())
+        return f"form={self.form}, influence={self.influence}, combine={self.combine}, gamma={self.gamma}, tau={self.tau}, {hp}"
+
+    def forward(self, batch: TupleBatch) -> Tensor:
+        return self._paper(batch) if self.form == "paper" else self._released(batch)
+
+    def _paper(self, batch: TupleBatch) -> Tensor:
+        y = batch.geo_to_anchor()
+        f = batch.tuple_features.float()
+        d = (f[:, 1:] - f[:, :1]).norm(dim=-1)
+        g_plus, g_minus = influence(y, self.influence, self.tau, self.gamma)
+        s_plus, s_minus = g_plus * d, g_minus * d
+        if self.combine == "sum":
+            return (s_plus - s_minus).sum(dim=1).mean()
+        eta, mu, nu = self.hp["eta"], self.hp["mu"], self.hp["nu"]
+        pull = _log1p_sum_exp(eta * s_plus - mu) / eta
+        push = _log1p_sum_exp(mu - nu * s_minus) / nu
+        return (pull + push).mean()
+
+    def _released(self, batch: TupleBatch) -> Tensor:
+        sim = cosine_similarities(batch.tuple_features)
+        y = batch.geo_pairwise()
+        w_plus, w_minus = influence(y, self.influence, self.tau, self.gamma)
+        off_diagonal = ~torch.eye(sim.shape[1], dtype=torch.bool, device=sim.device)
+        p, n = w_plus * sim, w_minus * sim
+        mask_pos, mask_neg = (w_plus > 0) & off_diagonal, (w_minus > 0) & off_diagonal
+        if self.hp["ms_mining"]:
+            mask_pos, mask_neg = ms_mining_masks(p, n, mask_pos, mask_neg, self.hp["ms_eps"])
+        if self.combine == "sum":
+            return ((n * mask_neg).sum(dim=2) - (p * mask_pos).sum(dim=2)).mean()
+        return ms_row_losses(p, n, mask_pos, mask_neg, self.hp["alpha"], self.hp["beta"], self.hp["lam"]).mean()
+
+
+def _log1p_sum_exp(z: Tensor) -> Tensor:
+    """log(1 + sum_i exp(z_i)) over the last dimension, without overflow."""
+    return torch.logsumexp(torch.cat([torch.zeros_like(z[..., :1]), z], dim=-1), dim=-1)

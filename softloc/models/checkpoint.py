@@ -1,0 +1,59 @@
+"""The final model file: weights, the model params that rebuild the network, and run info."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from softloc.io import atomic_path
+from softloc.models.network import LocalizationNet, build_network
+
+log = logging.getLogger(__name__)
+FORMAT = "softloc-model-1"
+
+
+def save_model(path: str | os.PathLike, net: LocalizationNet, model_cfg: dict[str, Any], info: dict[str, Any]) -> None:
+    """Write weights + model_cfg + info (init, method, epochs, best accuracy...) atomically.
+
+    model_cfg and info must be JSON-like (numpy scalars are turned into Python numbers), so the
+    file loads with torch.load(weights_only=True) and nothing in it executes code.
+    """
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    payload = {"format": FORMAT, "model_cfg": _plain(model_cfg, path), "state_dict": state, "info": _plain(info, path)}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    log.info("wrote %s", path)
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[LocalizationNet, dict[str, Any]]:
+    """Rebuild the network from the file's model_cfg, load its weights on `device`, eval mode.
+
+    The network is rebuilt with random init (the stored weights replace it), so loading an
+    ImageNet-initialised model does not need the ImageNet weights file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no model file (run the train stage first)")
+    payload = torch.load(path, map_location=device, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a softloc model file (expected format {FORMAT!r})")
+    net = build_network({**payload["model_cfg"], "init": "random"})
+    net.load_state_dict(payload["state_dict"], strict=True)
+    log.info("read %s", path)
+    return net.to(device).eval(), payload["info"]
+
+
+def _plain(obj: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON round trip of `obj`: plain dicts, lists, strings, numbers, booleans and None."""
+
+    def number(value: Any) -> Any:
+        if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+            return value.item()
+        raise TypeError(f"{path}: cannot store {type(value).__name__} {value!r} (model_cfg/info must be JSON-like)")
+
+    return json.loads(json.dumps(obj, default=number))
