@@ -1,0 +1,36 @@
+"""Stage imagestore: decode + demosaic + resize every split's images once into data/processed/images/<split>.npy.
+
+    python -m pipeline.imagestore
+Reads params data.raw_root and model.image_max_side.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from softloc import schemas
+from softloc.imagestore import build_store
+from softloc.io import read_parquet
+from softloc.params import load_params
+
+SPLITS = ("train_images", "val_reference", "val_queries", "test_reference", "test_queries")
+PROCESSED = Path("data/processed")
+
+log = logging.getLogger("pipeline.imagestore")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    params = load_params()
+    raw_root = Path(params["data"]["raw_root"])
+    max_side = int(params["model"]["image_max_side"])
+    for split in SPLITS:
+        images = read_parquet(PROCESSED / f"{split}.parquet", schemas.SPLIT_IMAGES)
+        out = PROCESSED / "images" / f"{split}.npy"
+        log.info("storing %d images of %s from %s at longest side %d px", len(images), split, raw_root, max_side)
+        build_store([raw_root / p for p in images["path"]], out, max_side)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The training loop on a tiny in-memory world: the loss drops, a killed run resumes identically."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from softloc.losses import TupleBatch
+from softloc.models import load_model, preprocess
+from softloc.train import Split, TrainData, Trainer, init_clusters, train_method
+
+MODEL = {"backbone": "small", "init": "random", "weights": "", "clusters": 4, "image_max_side": 32, "small_channels": [8, 16, 16, 16]}
+TRAIN = {
+    "seed": 0, "device": "cpu", "amp": "off", "lr": 1.0e-3, "lr_decay": 0.5, "epochs": 2,
+    "max_steps_per_epoch": 5, "batch_tuples": 2, "n_close": 4, "n_far": 4, "max_yaw_deg": 30,
+    "init_images": 40, "mining": {"cache_size": 60, "refresh_steps": 4, "hard_fraction": 0.5},
+    "val_threshold_m": 5, "val_max_queries": 1000, "val_every_steps": 0, "patience": 5, "checkpoint_every_steps": 3,
+    "eval_batch_size": 32,
+}
+TRIPLET = {"loss": "triplet", "r1": 5, "r2": 10}
+
+
+def render(x: np.ndarray, brightness: float, rng: np.random.Generator, texture: np.ndarray) -> np.ndarray:
+    """32x24 views of a street: column c shows the facade at x + c/2 metres; rows shade it."""
+    cols = np.clip((x[:, None] + np.arange(32) / 2).astype(int), 0, len(texture) - 1)
+    img = texture[cols][:, None, :, :] * np.linspace(0.6, 1.0, 24)[None, :, None, None] * brightness
+    return np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+
+
+def tiny_world(length: int = 120, traversals: int = 3) -> TrainData:
+    """A straight street driven `traversals` times, one frame per metre; anchors every 2 m of the first run."""
+    rng = np.random.default_rng(0)
+    texture = np.repeat(rng.uniform(0, 255, size=(length // 4 + 12, 3)), 4, axis=0)
+    xs = [np.arange(length) + rng.uniform(-0.3, 0.3, length) for _ in range(traversals)]
+    x = np.concatenate(xs)
+    xy = np.c_[x, rng.normal(0, 0.5, len(x))]
+    images = np.concatenate([render(xi, 0.7 + 0.3 * t, rng, texture) for t, xi in enumerate(xs)])
+    anchors = []
+    for a in range(0, length, 2):
+        d = np.hypot(*(xy - xy[a]).T)
+        nbr = np.flatnonzero((d <= 25) & (np.arange(len(xy)) != a))
+        anchors.append({"anchor": a, "neighbours": nbr, "distance_m": d[nbr].astype(np.float32), "yaw_diff_deg": np.zeros(len(nbr), np.float32)})
+    ref_x = np.arange(0, length, 2) + 0.5
+    qry_x = np.arange(1, length, 4) + 0.2
+    return TrainData(
+        train=Split(images, xy),
+        yaw_deg=np.full(len(x), 90.0),
+        anchors=pd.DataFrame(anchors),
+        val_reference=Split(render(ref_x, 0.8, rng, texture), np.c_[ref_x, np.zeros_like(ref_x)]),
+        val_queries=Split(render(qry_x, 1.1, rng, texture), np.c_[qry_x, np.zeros_like(qry_x)]),
+        fingerprint="tiny",
+    )
+
+
+@pytest.fixture(scope="module")
+def world() -> TrainData:
+    return tiny_world()
+
+
+def fixed_batch_loss(trainer: Trainer, rows: np.ndarray) -> float:
+    """The method's loss on fixed tuples (train-mode forward on a copy, so BN statistics stay untouched)."""
+    net = copy.deepcopy(trainer.net).train()
+    with torch.no_grad():
+        x = preprocess(torch.from_numpy(trainer.data.train.images[rows.ravel()]))
+        xy = trainer.data.train.xy[rows]
+        pos = torch.from_numpy((xy - xy[:, :1]).astype(np.float32))
+        batch = TupleBatch(net(x).view(*rows.shape, -1), pos, trainer.spec.n_close, trainer.spec.n_far, trainer.spec.n_extra)
+        return float(trainer.loss_fn(batch))
+
+
+def test_short_training_lowers_the_loss(world: TrainData, tmp_path: Path) -> None:
+    cfg = {**TRAIN, "epochs": 1, "max_steps_per_epoch": 20, "checkpoint_every_steps": 0, "lr": 3e-3, "mining": {**TRAIN["mining"], "refresh_steps": 10}}
+    trainer = Trainer("triplet", TRIPLET, MODEL, cfg, world, tmp_path / "reports", tmp_path / "resume")
+    anchors = trainer.sampler.anchors[::4][:12]
+    rows = trainer.sampler.sample(anchors, np.random.default_rng(123))
+    init_clusters(trainer.net, world, cfg, trainer.device, None)
+    before = fixed_batch_loss(trainer, rows)
+    trainer.run()
+    after = fixed_batch_loss(trainer, rows)
+    assert after < 0.7 * before, (before, after)
+    losses = [h["train/loss"] for h in trainer.state.history if "train/loss" in h]
+    assert len(losses) == 20
+
+
+def test_killed_run_resumes_and_ends_with_identical_weights(world: TrainData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def run(name: str) -> tuple[dict[str, torch.Tensor], dict]:
+        summary = train_method("triplet", TRIPLET, MODEL, TRAIN, world, tmp_path / name / "model.pt", tmp_path / name / "reports", tmp_path / name / "resume")
+        net, info = load_model(tmp_path / name / "model.pt")
+        return net.state_dict(), {**info, **summary}
+
+    straight, info = run("straight")
+    assert info["steps"] == 10 and info["epochs"] == 2
+
+    # plant a kill in the 8th step: the checkpoint of step 6 survives, steps 7.. are lost
+    original = Trainer.train_step
+    calls = {"n": 0}
+
+    def dying_step(self: Trainer, rows: np.ndarray) -> float:
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt("killed")
+        return original(self, rows)
+
+    monkeypatch.setattr(Trainer, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        run("resumed")
+    states = list((tmp_path / "resumed" / "resume" / "triplet").glob("*/state.pt"))
+    assert len(states) == 1 and not (tmp_path / "resumed" / "model.pt").exists()
+    monkeypatch.setattr(Trainer, "train_step", original)
+    calls["n"] = 0
+    counting = Trainer.train_step
+
+    def counted(self: Trainer, rows: np.ndarray) -> float:
+        calls["n"] += 1
+        return counting(self, rows)
+
+    monkeypatch.setattr(Trainer, "train_step", counted)
+    resumed, info2 = run("resumed")
+    assert calls["n"] == 4  # steps 7..10 only
+    assert resumed.keys() == straight.keys()
+    for k in straight:
+        assert torch.equal(straight[k], resumed[k]), k
+    assert info2["best_val_top1"] == info["best_val_top1"] and info2["best_step"] == info["best_step"]
+    loss_log = "reports/plots/metrics/train/loss.tsv"
+    assert (tmp_path / "straight" / loss_log).read_text() == (tmp_path / "resumed" / loss_log).read_text()
+    assert not states[0].exists()
+
+
+def test_off_the_shelf_saves_the_initialised_network_and_reports(world: TrainData, tmp_path: Path) -> None:
+    summary = train_method("offtheshelf", {"loss": "none"}, MODEL, TRAIN, world, tmp_path / "model.pt", tmp_path / "reports", tmp_path / "resume")
+    net, info = load_model(tmp_path / "model.pt")
+    assert info["steps"] == 0 and info["init"] == "random" and 0 <= info["best_val_top1"] <= 1
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    assert metrics["best_val_top1"] == summary["best_val_top1"]
+    assert (tmp_path / "reports" / "plots" / "metrics" / "val" / "top1.tsv").is_file()
+    # k-means initialised the NetVLAD centroids (not the random uniform start)
+    assert torch.allclose(net.pool.centroids.norm(dim=1), torch.ones(4), atol=0.2)
