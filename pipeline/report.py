@@ -1,0 +1,26 @@
+"""Stage report: Table 1, Figures 1 and 4 and reports/index.html from every method's evaluation.
+
+    python -m pipeline.report
+
+Reads params.yaml (methods, model, evaluate, report) and reports/eval/<method>/{metrics.json,
+curves.csv} for every method; writes reports/table1.md, reports/figures/*.png, reports/index.html.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from softloc.params import load_params
+from softloc.report import build_report
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    build_report(load_params(), Path("reports/eval"), Path("reports"))
+
+
+if __name__ == "__main__":
+    main()
