@@ -6,6 +6,8 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# dvc.yaml's commands run `python -m pipeline.<stage>`: that python must be the venv's.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: repro test test-fast bench
 
