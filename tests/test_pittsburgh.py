@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,11 @@ from softloc import io
 from softloc.data import pittsburgh
 from softloc.schemas import SPLIT_IMAGES
 
-LISTS = Path("/work/shared/data/pitts250k_test_lists.mat")
+# The shared data folder sits beside the checkout (../shared/data); SOFTLOC_SHARED_DATA overrides it.
+SHARED = Path(os.environ.get("SOFTLOC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+LISTS = SHARED / "pitts250k_test_lists.mat"
+if not LISTS.exists():
+    LISTS = Path("/work/shared/data/pitts250k_test_lists.mat")
 needs_lists = pytest.mark.skipif(not LISTS.exists(), reason=f"{LISTS} not on this machine")
 
 
@@ -83,3 +89,16 @@ def test_missing_file_and_fields_are_named(tmp_path: Path) -> None:
     scipy.io.savemat(good, {"dbImageFns": bad_names, "utmDb": utm, "qImageFns": names, "utmQ": utm})
     with pytest.raises(ValueError, match=r"'dbImageFns' row 1 '000/000000.jpg'"):
         pittsburgh.read_lists(good)
+
+
+@needs_lists
+def test_pittsburgh_split_command_writes_schema_checked_tables(tmp_path) -> None:
+    from pipeline import pittsburgh as command
+
+    command.main(["--mat", str(LISTS), "--out", str(tmp_path)])
+    reference = io.read_parquet(tmp_path / "test_reference.parquet", SPLIT_IMAGES)
+    queries = io.read_parquet(tmp_path / "test_queries.parquet", SPLIT_IMAGES)
+    counts = json.loads((tmp_path / "counts.json").read_text())
+    assert counts["references_in_file"] == 254_064 and counts["queries_in_file"] == 24_000
+    assert counts["references_kept"] == len(reference) > 0 and counts["queries_kept"] == len(queries) > 0
+    assert counts["references_kept"] + counts["references_dropped_beyond_max_distance_or_other_pitch"] == 254_064
