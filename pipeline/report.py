@@ -3,7 +3,8 @@
     python -m pipeline.report
 
 Reads params.yaml (methods, model, evaluate, report) and reports/eval/<method>/{metrics.json,
-curves.csv} for every method; writes reports/table1.md, reports/figures/*.png, reports/index.html.
+curves.csv} for every method and reports/train/<method>/metrics.json (rows that kept the initial
+weights are marked); writes reports/table1.md, reports/figures/*.png, reports/index.html.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from softloc.report import build_report
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    build_report(load_params(), Path("reports/eval"), Path("reports"))
+    build_report(load_params(), Path("reports/eval"), Path("reports"), train_root=Path("reports/train"))
 
 
 if __name__ == "__main__":

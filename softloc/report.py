@@ -266,28 +266,55 @@ reference by position lies within d. Best method per column in bold.</p>
 """
 
 
-def build_report(params: dict[str, Any], eval_root: Path, out_root: Path) -> dict[str, Path]:
-    """Write Table 1, the three figures and index.html under `out_root`; returns their paths."""
+KEPT_INIT_MARK = " †"
+KEPT_INIT_NOTE = ("† no validation gain over the initial network: early stopping kept the initial weights, "
+                  "so the row equals the off-the-shelf network.")
+
+
+def kept_initial_weights(train_root: Path | None, methods: dict[str, Any]) -> list[str]:
+    """Trained methods whose best validation was the initial network (train metrics best_step 0)."""
+    if train_root is None:
+        return []
+    kept = []
+    for name, cfg in methods.items():
+        path = train_root / name / "metrics.json"
+        if cfg.get("loss") not in (None, "none") and path.is_file():
+            if int(json.loads(path.read_text()).get("best_step", -1)) == 0:
+                kept.append(name)
+    return kept
+
+
+def build_report(params: dict[str, Any], eval_root: Path, out_root: Path,
+                 train_root: Path | None = None) -> dict[str, Path]:
+    """Write Table 1, the three figures and index.html under `out_root`; returns their paths.
+
+    With `train_root` (reports/train), rows of methods that never beat their initial network in
+    validation are marked, since early stopping then reports the initial network itself.
+    """
     methods = list(params["methods"])
     if not methods:
         raise ValueError("params.yaml `methods` is empty: nothing to report")
     thresholds = list(params["evaluate"]["thresholds_m"])
     evaluations = read_evaluations(eval_root, methods)
     labels = {m: method_label(m, params["methods"][m], params.get("model", {})) for m in methods}
+    kept_init = kept_initial_weights(train_root, params["methods"])
+    labels.update({m: labels[m] + KEPT_INIT_MARK for m in kept_init})
+    note = f"\n{KEPT_INIT_NOTE}\n" if kept_init else ""
     variants = [m for m in params["report"]["variants"] if m in evaluations]
     table = summary_table(evaluations, thresholds)
     outputs = {"table": out_root / "table1.md", "index": out_root / "index.html"}
     outputs.update({k: out_root / v for k, v in FIGURES.items()})
     write_text("# Table 1: localization accuracy (%)\n\nTop-1 retrieved reference within d metres, per "
                "query condition and the mean over conditions; best method per column in **bold**.\n\n"
-               + table1_markdown(table, labels), outputs["table"])
+               + table1_markdown(table, labels) + note, outputs["table"])
     short = {m: legend_label(m, params["methods"][m], params.get("model", {})) for m in methods}
     plot_accuracy_curves(evaluations, methods, short, outputs["curves"], "Accuracy over the distance threshold")
     plot_accuracy_curves(evaluations, variants, variant_labels(params, variants), outputs["variants"],
                          "Soft contrastive loss: influence functions and combination")
     loss, source = influence_loss(params)
     plot_influence_functions(loss, source, outputs["influence"])
-    write_text(index_html(table1_html(table, labels), params, labels, variants), outputs["index"])
+    write_text(index_html(table1_html(table, labels) + (f"<p>{html.escape(KEPT_INIT_NOTE)}</p>" if kept_init else ""),
+                          params, labels, variants), outputs["index"])
     return outputs
 
 

@@ -84,3 +84,18 @@ def test_missing_evaluation_is_an_error_naming_the_file(tmp_path: Path) -> None:
     params = fake_params({"offtheshelf": {"loss": "none"}, "soft": {"loss": "soft_contrastive"}})
     with pytest.raises(FileNotFoundError, match="soft/metrics.json"):
         build_report(params, tmp_path / "eval", tmp_path / "reports")
+
+
+def test_methods_that_kept_the_initial_weights_are_marked(tmp_path: Path) -> None:
+    methods = {"offtheshelf": {"loss": "none"}, "triplet": {"loss": "triplet"}, "lazy_triplet": {"loss": "lazy_triplet"}}
+    for seed, method in enumerate(methods):
+        write_fake_eval(tmp_path / "eval", method, 10.0 + seed, seed)
+    for method, best_step in (("offtheshelf", 0), ("triplet", 120), ("lazy_triplet", 0)):
+        (tmp_path / "train" / method).mkdir(parents=True)
+        (tmp_path / "train" / method / "metrics.json").write_text(json.dumps({"best_step": best_step}))
+    out = build_report(fake_params(methods), tmp_path / "eval", tmp_path / "reports", train_root=tmp_path / "train")
+    rows = {line.split("|")[1].strip(): line for line in out["table"].read_text().splitlines() if line.startswith("| ")}
+    marked = [name for name in rows if name.endswith("†")]
+    assert marked == ["lazy_triplet †"]           # trained, best at step 0; the off-the-shelf row is not marked
+    assert "early stopping kept the initial weights" in out["table"].read_text()
+    assert "early stopping kept the initial weights" in out["index"].read_text()
