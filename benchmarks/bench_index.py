@@ -55,7 +55,7 @@ def main() -> None:
     regions = synthetic.default_regions(cfg)
     params = {
         "split": {"test_region": regions["test"], "val_region": regions["val"], "gap_m": 25.0,
-                  "reference_condition": "overcast", "reference_traversal": None, "reference_spacing_m": 1.0,
+                  "reference_condition": "overcast", "reference_traversal": None, "query_max_yaw_deg": 90.0, "reference_spacing_m": 1.0,
                   "query_conditions": ["night", "overcast", "snow", "sunny"], "query_spacing_m": None},
         "tuples": {"anchor_spacing_m": 1.0, "anchor_merge_radius_m": 6.0, "max_radius_m": 25.0, "seed": 0},
     }
