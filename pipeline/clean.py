@@ -9,6 +9,7 @@ import argparse
 import logging
 import time
 
+from pipeline import setup_logging
 from softloc import io
 from softloc.clean import clean_dataset
 from softloc.params import load_params
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="data/interim/images.parquet")
     parser.add_argument("--report", default="reports/clean.json")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
 
     params = load_params(args.params)
     root = params["data"]["raw_root"]

@@ -9,14 +9,13 @@ queries}.parquet; writes reports/eval/<method>/metrics.json (DVC metrics) and cu
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 import numpy as np
 
+from pipeline import method_stage
 from softloc.io import atomic_path, read_parquet, write_json
 from softloc.metrics import evaluate_localization, nearest_reference_distances, retrieval_errors
-from softloc.params import load_params
 from softloc.retrieval import faiss_gpu_available, search_top1
 from softloc.schemas import SPLIT_IMAGES
 
@@ -34,17 +33,13 @@ def load_features(path: str, n_rows: int, parquet: str) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("method", help="a key of params.yaml `methods`")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    params = load_params()
+    method, params = method_stage(__doc__)
     cfg = params["evaluate"]
     reference = read_parquet("data/processed/test_reference.parquet", SPLIT_IMAGES)
     queries = read_parquet("data/processed/test_queries.parquet", SPLIT_IMAGES)
-    ref_features = load_features(f"data/features/{args.method}/reference.npy", len(reference),
+    ref_features = load_features(f"data/features/{method}/reference.npy", len(reference),
                                  "data/processed/test_reference.parquet")
-    query_features = load_features(f"data/features/{args.method}/queries.npy", len(queries),
+    query_features = load_features(f"data/features/{method}/queries.npy", len(queries),
                                    "data/processed/test_queries.parquet")
     log.info("searching %d queries among %d references (%s faiss index)", len(queries), len(reference),
              "GPU" if faiss_gpu_available() else "CPU")
@@ -57,13 +52,13 @@ def main() -> None:
                                             list(cfg["thresholds_m"]), float(cfg["curve_max_m"]))
     metrics["n_reference"] = len(reference)
     metrics["median_error_m"] = float(np.median(errors))
-    out = f"reports/eval/{args.method}"
+    out = f"reports/eval/{method}"
     write_json(metrics, f"{out}/metrics.json")
     with atomic_path(f"{out}/curves.csv") as tmp:
         curves.to_csv(tmp, index=False, float_format="%.6g")
     log.info("wrote %s/curves.csv (%d distances)", out, len(curves))
     for key, acc in metrics["accuracy"].items():
-        log.info("%s accuracy within %s: mean %.3f (upper bound %.3f)", args.method, key, acc["mean"],
+        log.info("%s accuracy within %s: mean %.3f (upper bound %.3f)", method, key, acc["mean"],
                  metrics["upper_bound"][key]["mean"])
 
 

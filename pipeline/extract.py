@@ -9,14 +9,13 @@ queries}.npy, float32 (N, pca dim), row i = row i of the parquet.
 
 from __future__ import annotations
 
-import argparse
 import logging
 
+from pipeline import method_stage
 from softloc.features import Whitening, extract_features, resolve_device
 from softloc.imagestore import open_store
 from softloc.io import read_parquet, save_npy
 from softloc.models import load_model, preprocess
-from softloc.params import load_params
 from softloc.pca import load_pca
 from softloc.schemas import SPLIT_IMAGES
 
@@ -25,18 +24,12 @@ SPLITS = {"reference": "test_reference", "queries": "test_queries"}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("method", help="a key of params.yaml `methods`")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    params = load_params()
-    if args.method not in params["methods"]:
-        raise SystemExit(f"unknown method {args.method!r}; params.yaml methods: {sorted(params['methods'])}")
+    method, params = method_stage(__doc__)
     cfg = params["extract"]
     device = resolve_device(cfg["device"])
-    net, info = load_model(f"models/{args.method}/model.pt", device)
-    whitening = Whitening(load_pca(f"models/{args.method}/pca.npz"))
-    log.info("extracting %s (init %s) on %s", args.method, info.get("init", "?"), device)
+    net, info = load_model(f"models/{method}/model.pt", device)
+    whitening = Whitening(load_pca(f"models/{method}/pca.npz"))
+    log.info("extracting %s (init %s) on %s", method, info.get("init", "?"), device)
     for name, split in SPLITS.items():
         n_rows = len(read_parquet(f"data/processed/{split}.parquet", SPLIT_IMAGES))
         store_path = f"data/processed/images/{split}.npy"
@@ -45,8 +38,8 @@ def main() -> None:
             raise ValueError(f"{store_path}: {len(store)} images but data/processed/{split}.parquet has "
                              f"{n_rows} rows (rebuild the image store)")
         features = extract_features(net, store, preprocess, batch_size=int(cfg["batch_size"]), device=device,
-                                    whitening=whitening, desc=f"{args.method} {name}")
-        save_npy(features, f"data/features/{args.method}/{name}.npy")
+                                    whitening=whitening, desc=f"{method} {name}")
+        save_npy(features, f"data/features/{method}/{name}.npy")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from pipeline import setup_logging
 from softloc import schemas
 from softloc.imagestore import build_store
 from softloc.io import read_parquet
@@ -21,7 +22,7 @@ log = logging.getLogger("pipeline.imagestore")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
     params = load_params()
     raw_root = Path(params["data"]["raw_root"])
     max_side = int(params["model"]["image_max_side"])

@@ -7,8 +7,8 @@ val_reference, val_queries, test_reference, test_queries}.parquet + reports/inde
 from __future__ import annotations
 
 import argparse
-import logging
 
+from pipeline import setup_logging
 from softloc.params import load_params
 from softloc.tuples import run_index
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out-dir", default="data/processed")
     parser.add_argument("--report", default="reports/index.json")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
     run_index(load_params(args.params), args.images, args.out_dir, args.report)
 
 

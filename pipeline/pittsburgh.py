@@ -13,6 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from pipeline import setup_logging
 from softloc.data import pittsburgh
 from softloc.io import write_json, write_parquet
 from softloc.schemas import SPLIT_IMAGES
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-reference-distance-m", type=float, default=100.0,
                         help="references farther than this from every query are left out")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
     reference, queries = pittsburgh.read_lists(args.mat)
     log.info("read %s: %d references, %d queries", args.mat, len(reference), len(queries))
     ref_table, query_table = pittsburgh.to_split_tables(reference, queries, args.pitch, args.max_reference_distance_m)

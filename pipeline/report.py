@@ -10,16 +10,16 @@ weights are marked); writes reports/table1.md, reports/figures/*.png, reports/in
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
+from pipeline import setup_logging
 from softloc.params import load_params
 from softloc.report import build_report
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     build_report(load_params(), Path("reports/eval"), Path("reports"), train_root=Path("reports/train"))
 
 

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipeline import setup_logging
 from softloc.data import synthetic
 from softloc.params import load_params
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"raw root to write (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
     params = load_params(args.params)
     cfg = params.get("synthetic") or {}
     out = Path(args.out)
