@@ -167,28 +167,24 @@ def test_pipeline_twice_gives_byte_identical_outputs(world, tmp_path):
     assert json.loads(outputs[0][1])["totals"]["images"] == len(images)
 
 
-def test_traversal_list_errors_name_file_and_line(tmp_path):
+@pytest.mark.parametrize("content, message", [
+    ("traversal,condition\n2014-12-01-10-00-00,overcast\n2014-12-09-10-00-00,night\n",
+     r"traversals.csv, line 3: traversal folder .*2014-12-09-10-00-00"),
+    ("traversal,condition\n2014-12-01-10-00-00,\n", "traversals.csv, line 2: expected"),
+    ("traversal,condition\n2014-12-01-10-00-00\n", "traversals.csv, line 2: expected"),
+    ("traversal,condition\n2014-12-01-10-00-00,overcast,extra\n", "traversals.csv, line 2: expected"),
+    ("traversal,condition\n2014-12-01-10-00-00,overcast\n2014-12-01-10-00-00,night\n",
+     "traversals.csv, line 3: traversal 2014-12-01-10-00-00 listed twice"),
+    ("name,condition\n", "traversals.csv: header"),
+])
+def test_traversal_list_errors_name_file_and_line(tmp_path, content, message):
     (tmp_path / "2014-12-01-10-00-00").mkdir()
-    index = tmp_path / "traversals.csv"
-    index.write_text("traversal,condition\n2014-12-01-10-00-00,overcast\n2014-12-09-10-00-00,night\n")
-    with pytest.raises(ValueError, match=r"traversals.csv, line 3: traversal folder .*2014-12-09-10-00-00"):
+    (tmp_path / "traversals.csv").write_text(content)
+    with pytest.raises(ValueError, match=message):
         clean.read_traversal_list(tmp_path)
-    index.write_text("traversal,condition\n2014-12-01-10-00-00,\n")
-    with pytest.raises(ValueError, match="traversals.csv, line 2: expected"):
-        clean.read_traversal_list(tmp_path)
-    index.write_text("traversal,condition\n2014-12-01-10-00-00\n")
-    with pytest.raises(ValueError, match="traversals.csv, line 2: expected"):
-        clean.read_traversal_list(tmp_path)
-    index.write_text("traversal,condition\n2014-12-01-10-00-00,overcast,extra\n")
-    with pytest.raises(ValueError, match="traversals.csv, line 2: expected"):
-        clean.read_traversal_list(tmp_path)
-    index.write_text("traversal,condition\n2014-12-01-10-00-00,overcast\n2014-12-01-10-00-00,night\n")
-    with pytest.raises(ValueError, match="traversals.csv, line 3: traversal 2014-12-01-10-00-00 listed twice"):
-        clean.read_traversal_list(tmp_path)
-    index.write_text("name,condition\n")
-    with pytest.raises(ValueError, match="traversals.csv: header"):
-        clean.read_traversal_list(tmp_path)
-    index.unlink()
+
+
+def test_missing_traversal_list_is_an_error_naming_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="traversals.csv"):
         clean.read_traversal_list(tmp_path)
 

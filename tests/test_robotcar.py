@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from softloc.data import robotcar
+from softloc.data.synthetic import bayer_gbrg  # the mosaic the generator writes
 
 T0 = 1_418_000_000_000_000  # microseconds, December 2014 like RobotCar's traversals
 
@@ -35,16 +36,6 @@ def circle_track(t_s: np.ndarray) -> dict[str, np.ndarray]:
         "northing": 5_735_000.0 + radius * np.cos(phase),
         "yaw": np.angle(np.exp(1j * (phase + np.pi / 2))),  # tangent heading, radians in (-pi, pi]
     }
-
-
-def mosaic_gbrg(rgb: np.ndarray) -> np.ndarray:
-    """RobotCar's stereo Bayer mosaic of an RGB image: row 0 = G B G B ..., row 1 = R G R G ..."""
-    mosaic = np.empty(rgb.shape[:2], np.uint8)
-    mosaic[0::2, 0::2] = rgb[0::2, 0::2, 1]
-    mosaic[0::2, 1::2] = rgb[0::2, 1::2, 2]
-    mosaic[1::2, 0::2] = rgb[1::2, 0::2, 0]
-    mosaic[1::2, 1::2] = rgb[1::2, 1::2, 1]
-    return mosaic
 
 
 def test_interpolation_recovers_true_poses_on_a_circle(tmp_path):
@@ -83,14 +74,14 @@ def test_bayer_round_trip_recovers_colours(tmp_path):
     for k, colour in enumerate(colours):  # four flat quadrants of distinct colours
         rgb[(k // 2) * 24:(k // 2 + 1) * 24, (k % 2) * 32:(k % 2 + 1) * 32] = colour
     path = tmp_path / "1.png"
-    cv2.imwrite(str(path), mosaic_gbrg(rgb))
+    cv2.imwrite(str(path), bayer_gbrg(rgb))
 
     image = robotcar.load_image(path)
     assert image.shape == (48, 64, 3) and image.dtype == np.uint8
     for k, colour in enumerate(colours):  # interiors, away from the quadrant edges
         inner = image[(k // 2) * 24 + 4:(k // 2 + 1) * 24 - 4, (k % 2) * 32 + 4:(k % 2 + 1) * 32 - 4]
         assert np.abs(inner.astype(int) - colour).max() <= 1, (k, inner[0, 0], colour)
-    swapped = cv2.cvtColor(mosaic_gbrg(rgb), cv2.COLOR_BayerRGGB2RGB)  # a wrong pattern fails
+    swapped = cv2.cvtColor(bayer_gbrg(rgb), cv2.COLOR_BayerRGGB2RGB)  # a wrong pattern fails
     assert np.abs(swapped[4:20, 4:28].astype(int) - colours[0]).max() > 50
 
 
