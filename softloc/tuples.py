@@ -107,7 +107,8 @@ def reference_and_queries(region: pd.DataFrame, split_cfg: Mapping[str, Any],
     """Reference (one traversal, subsampled along its route) and queries of one held-out region.
 
     Queries: the query conditions' traversals other than the reference, and for the reference
-    condition only those of another day (the paper's "overcast of another day").
+    condition only those of another day (the paper's "overcast of another day"); images heading
+    more than split.query_max_yaw_deg away from their nearest reference image are counted, not used.
 
     Returns (reference, queries, counts of the region's images used by neither, by cause).
     """
