@@ -46,3 +46,30 @@ SYNTHETIC_TRUTH = {
     "yaw": "float64",          # degrees in [-180, 180), true heading, clockwise from north
     "fault": "string",         # "" for a good image, else the clean reason it must be dropped with
 }
+
+# data/testsets/<name>/{reference,queries}.parquet: one test set's images (softloc.datasets).
+# Paths are relative to the test set's image root (params testsets.<name>.images). Positions are
+# metres in UTM (utm_zone e.g. "30U") or in the dataset's own local metric frame (utm_zone "").
+# Unknown values: timestamp 0, yaw / latitude / longitude / pose columns NaN. Queries whose
+# position is withheld (a benchmark's hidden truth) have NaN easting / northing.
+TESTSET_IMAGES = {
+    "image_id": "int64",       # row number in the table
+    "path": "string",          # relative to the test set's image root
+    "source": "string",        # traversal (RobotCar), list name (db / queries), slice, ...
+    "condition": "string",     # overcast | night | ... | the dataset's name for single-condition sets
+    "camera": "string",        # "" for a single camera; retrieval stays within one camera
+    "timestamp": "int64",      # microseconds, 0 when unknown
+    "easting": "float64",      # metres
+    "northing": "float64",     # metres
+    "utm_zone": "string",      # "30U", "17T", ... or "" for a local frame
+    "yaw": "float64",          # degrees clockwise from north, NaN when unknown
+    "latitude": "float64",     # degrees WGS84, NaN when unknown or local frame
+    "longitude": "float64",
+    "qw": "float64",           # world-to-camera rotation (unit quaternion, w first), NaN when unknown
+    "qx": "float64",
+    "qy": "float64",
+    "qz": "float64",
+    "cx": "float64",           # camera centre in the world frame, NaN when unknown
+    "cy": "float64",
+    "cz": "float64",
+}

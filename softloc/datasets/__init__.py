@@ -1,0 +1,24 @@
+"""Test-set formats behind one seam (softloc.datasets.base): a module per format, by name.
+
+params.yaml `testsets.<name>.format` names the module; `get(format)` returns it. To add a
+dataset, write softloc/datasets/<format>.py with `read_split(cfg)` and `load_image(path)` and
+add its name to FORMATS.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from softloc.datasets.base import TestSplit, testset_table
+
+FORMATS = ("robotcar",)
+
+__all__ = ["FORMATS", "TestSplit", "get", "testset_table"]
+
+
+def get(name: str) -> ModuleType:
+    """The format module `name` (one of FORMATS); an unknown name is an error listing them."""
+    if name not in FORMATS:
+        raise ValueError(f"unknown test-set format {name!r}; known formats: {', '.join(FORMATS)}")
+    return importlib.import_module(f"softloc.datasets.{name}")

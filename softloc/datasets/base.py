@@ -1,0 +1,69 @@
+"""The dataset seam: what every test-set format module gives the pipeline.
+
+A format module (softloc/datasets/<format>.py) turns its dataset's own files into a `TestSplit`
+(reference and query tables in the TESTSET_IMAGES schema, plus counts of what was read, kept and
+dropped) and reads one image as uint8 RGB. The testset stage, image store, features, evaluate
+and report stages only ever see these, so adding a dataset means one module and a params entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import numpy as np
+import pandas as pd
+
+from softloc.schemas import TESTSET_IMAGES
+
+
+
+@dataclass(frozen=True)
+class TestSplit:
+    """A test set: references (the map) and queries, both in the TESTSET_IMAGES schema.
+
+    `counts` says what was read, kept and dropped (with a reason per drop), for
+    reports/testsets/<name>.json: nothing is left out silently.
+    """
+
+    reference: pd.DataFrame
+    queries: pd.DataFrame
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+class DatasetFormat(Protocol):
+    """What a format module provides (module-level functions)."""
+
+    def read_split(self, cfg: Mapping[str, Any]) -> TestSplit:
+        """The test split described by params `testsets.<name>` (keys `split`, `images`, ...)."""
+
+    def load_image(self, path: Path) -> np.ndarray:
+        """One image as uint8 (H, W, 3) RGB; an unreadable file is an error naming it."""
+
+
+ImageLoader = Callable[[Path], np.ndarray]
+
+
+def testset_table(columns: Mapping[str, Any], n: int) -> pd.DataFrame:
+    """A TESTSET_IMAGES table of `n` rows from `columns`; columns not given take their 'unknown'
+    value (NaN, 0, "") and image_id is the row number. Unknown column names are an error."""
+    extra = sorted(set(columns) - set(TESTSET_IMAGES))
+    if extra:
+        raise ValueError(f"testset_table: columns {extra} are not in the TESTSET_IMAGES schema")
+    out = {}
+    for name, kind in TESTSET_IMAGES.items():
+        if name == "image_id":
+            out[name] = np.arange(n, dtype=np.int64)
+        elif name in columns:
+            out[name] = columns[name]
+        elif kind == "string":
+            out[name] = ""
+        elif kind == "int64":
+            out[name] = np.zeros(n, dtype=np.int64)
+        else:
+            out[name] = np.full(n, np.nan)
+    table = pd.DataFrame(out, index=pd.RangeIndex(n))
+    for name, kind in TESTSET_IMAGES.items():
+        table[name] = table[name].astype("string" if kind == "string" else kind)
+    return table

@@ -1,0 +1,43 @@
+"""RobotCar-layout test set: the held-out split the index stage cut from our own traversals.
+
+params `testsets.<name>`: `split` is the index stage's folder holding reference.parquet and
+queries.parquet (SPLIT_IMAGES schema), `images` the raw root those paths are relative to
+(params data.raw_root), `utm_zone` the zone of the INS positions (Oxford: 30U). Images are the
+stereo centre camera's Bayer PNGs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from softloc.data.robotcar import load_image as load_bayer_png
+from softloc.datasets.base import TestSplit, testset_table
+from softloc.io import read_parquet
+from softloc.schemas import SPLIT_IMAGES
+
+
+def read_split(cfg: Mapping[str, Any]) -> TestSplit:
+    """Reference and query tables of the index stage's test split, in the TESTSET_IMAGES schema."""
+    folder = Path(cfg["split"])
+    tables = {name: _convert(read_parquet(folder / f"{name}.parquet", SPLIT_IMAGES), str(cfg["utm_zone"]))
+              for name in ("reference", "queries")}
+    counts = {name: {"images": len(t), "by_condition": t["condition"].value_counts().sort_index().to_dict()}
+              for name, t in tables.items()}
+    return TestSplit(tables["reference"], tables["queries"], counts)
+
+
+def load_image(path: Path) -> np.ndarray:
+    """A stereo centre Bayer PNG, demosaiced to uint8 RGB."""
+    return load_bayer_png(path)
+
+
+def _convert(split: pd.DataFrame, utm_zone: str) -> pd.DataFrame:
+    columns = {name: split[name].to_numpy() for name in
+               ("path", "condition", "timestamp", "easting", "northing", "yaw", "latitude", "longitude")}
+    columns["source"] = split["traversal"].to_numpy()
+    columns["utm_zone"] = utm_zone
+    return testset_table(columns, len(split))
