@@ -18,6 +18,7 @@ reports urban, suburban and park (the query conditions of softloc.datasets.seaso
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,11 @@ def threshold_key(metres: float, degrees: float) -> str:
 def submission_filename(dataset: str, method: str) -> str:
     """The benchmark's file name for a method's results: `RobotCar_eval_<method>.txt` / `CMU_eval_<method>.txt`."""
     return f"{SUBMISSION_PREFIX[dataset]}_eval_{method}.txt"
+
+
+def submission_path(root: Path, method: str, seed: int, testset: str, dataset: str) -> Path:
+    """Where the submission stage writes a method's file: <root>/<m>/seed<s>/<t>/<Prefix>_eval_softloc-<m>-seed<s>.txt."""
+    return root / method / f"seed{seed}" / testset / submission_filename(dataset, f"softloc-{method}-seed{seed}")
 
 
 def camera_groups(reference_camera: np.ndarray, query_camera: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -108,8 +114,8 @@ def pose_errors(estimated: pd.DataFrame, truth: pd.DataFrame) -> tuple[np.ndarra
     """Position error (m, between camera centres) and rotation error (deg) of row-aligned poses."""
     c_est, c_true = estimated[CENTRE].to_numpy(np.float64), truth[CENTRE].to_numpy(np.float64)
     q_est, q_true = estimated[QUATERNION].to_numpy(np.float64), truth[QUATERNION].to_numpy(np.float64)
-    q_est /= np.linalg.norm(q_est, axis=1, keepdims=True)
-    q_true /= np.linalg.norm(q_true, axis=1, keepdims=True)
+    q_est = q_est / np.linalg.norm(q_est, axis=1, keepdims=True)
+    q_true = q_true / np.linalg.norm(q_true, axis=1, keepdims=True)
     # The angle of R_est R_true^T is twice the angle between the unit quaternions (sign-free).
     cos_half = np.clip(np.abs(np.einsum("ij,ij->i", q_est, q_true)), 0.0, 1.0)
     return np.linalg.norm(c_est - c_true, axis=1), np.degrees(2.0 * np.arccos(cos_half))

@@ -1,0 +1,81 @@
+"""gradcam stage: Figure 3, Grad-CAM of every method's top-1 match on a few selected night queries.
+
+    python -m pipeline.gradcam
+
+Reads params `gradcam` (testset, condition, queries, seed, method, threshold_m) and `methods`;
+data/testsets/<t>/{reference,queries}.parquet and images/{reference,queries}.npy (the pipeline's
+stored images, the network's input), every method's data/eval/<m>/seed<s>/<t>/retrievals.parquet
+(top-1 and its error), models/<m>/seed<s>/model.pt and data/features/<m>/seed<s>/<t>/pca.npz.
+Queries of the condition are chosen by softloc.report.figure3.select_queries (ours right, most
+others wrong); writes reports/figures/figure3/query_<row>.png, one per query, and
+reports/figures/figure3/selection.json (the chosen query rows and every method's top-1 and error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import setup_logging
+from softloc.features import Whitening
+from softloc.gradcam import match_gradcam
+from softloc.imagestore import open_store
+from softloc.io import read_parquet, write_json
+from softloc.models import load_model
+from softloc.params import load_params
+from softloc.pca import load_pca
+from softloc.report.figure3 import Figure3Row, draw_figure3, select_queries
+from softloc.schemas import TESTSET_IMAGES
+
+log = logging.getLogger("pipeline.gradcam")
+RETRIEVAL_COLUMNS = {"query": "int64", "top1": "int64", "error_m": "float64"}
+OUT = Path("reports/figures/figure3")
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    setup_logging()
+    params = load_params()
+    cfg = params["gradcam"]
+    testset, seed, ours = str(cfg["testset"]), int(cfg["seed"]), str(cfg["method"])
+    if ours not in params["methods"]:
+        raise SystemExit(f"params gradcam.method {ours!r} is not in params methods {sorted(params['methods'])}")
+    methods = [m for m in params["methods"] if m != ours] + [ours]          # ours in the last row
+    root = Path("data/testsets") / testset
+    queries = read_parquet(root / "queries.parquet", TESTSET_IMAGES)
+    reference = read_parquet(root / "reference.parquet", TESTSET_IMAGES)
+    retrievals = {m: read_parquet(Path("data/eval") / m / f"seed{seed}" / testset / "retrievals.parquet",
+                                  RETRIEVAL_COLUMNS).set_index("query") for m in methods}
+    candidates = np.flatnonzero(queries["condition"].to_numpy() == cfg["condition"])
+    if candidates.size == 0:
+        raise SystemExit(f"params gradcam.condition {cfg['condition']!r}: no such query in {root / 'queries.parquet'}")
+    errors = pd.DataFrame({m: r["error_m"].reindex(candidates).to_numpy() for m, r in retrievals.items()},
+                          index=candidates)
+    chosen = select_queries(errors, ours, float(cfg["threshold_m"]), int(cfg["queries"]))
+    log.info("Figure 3 queries (rows of %s): %s", root / "queries.parquet", chosen)
+    query_images = open_store(root / "images" / "queries.npy")
+    reference_images = open_store(root / "images" / "reference.npy")
+    rows: dict[int, list[Figure3Row]] = {q: [] for q in chosen}
+    for method in methods:
+        net, _ = load_model(Path("models") / method / f"seed{seed}" / "model.pt", "cpu")
+        whitening = Whitening(load_pca(Path("data/features") / method / f"seed{seed}" / testset / "pca.npz"))
+        for q in chosen:
+            top1 = int(retrievals[method].loc[q, "top1"])
+            cams = match_gradcam(net, np.asarray(query_images[q]), np.asarray(reference_images[top1]), whitening)
+            rows[q].append(Figure3Row(method, np.asarray(reference_images[top1]), cams,
+                                      float(retrievals[method].loc[q, "error_m"])))
+    for q in chosen:
+        title = f"{testset} {cfg['condition']} query {queries['path'].iloc[q]} (seed {seed})"
+        draw_figure3(np.asarray(query_images[q]), rows[q], title, OUT / f"query_{q}.png")
+    write_json({"testset": testset, "seed": seed, "condition": cfg["condition"], "queries": [
+        {"row": q, "path": queries["path"].iloc[q],
+         "methods": {m: {"top1": int(retrievals[m].loc[q, "top1"]), "error_m": float(retrievals[m].loc[q, "error_m"])}
+                     for m in methods}} for q in chosen]}, OUT / "selection.json")
+
+
+if __name__ == "__main__":
+    main()

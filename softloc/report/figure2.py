@@ -1,0 +1,108 @@
+"""Figure 2: where the training images and every test set's references and queries lie, and the
+table of set sizes (images per split and condition), from the pipeline's own tables.
+
+    figures/figure2_locations.png  one panel for the training images, one per test set (references grey,
+                                   queries coloured by condition; a test set in the training images' UTM
+                                   zone shows them faintly for context); metres, UTM or the set's local frame
+    figure2_sizes.md               set, split, condition, images (and a total per split)
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from softloc.io import write_text  # noqa: E402
+from softloc.report.savefig import save_figure  # noqa: E402
+
+TRAINING = "training"
+CONTEXT_KM = 20.0   # a test set's panel shows the training images when their boxes are this close
+
+
+def set_sizes(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> pd.DataFrame:
+    """Images per (set, split, condition): training images, then each test set's reference and queries."""
+    parts = [(TRAINING, "train", train)]
+    parts += [(name, split, table) for name, (ref, queries) in testsets.items()
+              for split, table in (("reference", ref), ("queries", queries))]
+    rows = [(name, split, str(condition), int(n)) for name, split, table in parts
+            for condition, n in table["condition"].value_counts().sort_index().items()]
+    return pd.DataFrame(rows, columns=["set", "split", "condition", "images"])
+
+
+def sizes_markdown(sizes: pd.DataFrame) -> str:
+    """The set sizes as a markdown table, with a bold total per (set, split)."""
+    lines = ["| set | split | condition | images |", "|---|---|---|---:|"]
+    for (name, split), group in sizes.groupby(["set", "split"], sort=False):
+        lines += [f"| {name} | {split} | {r.condition} | {r.images} |" for r in group.itertuples()]
+        lines.append(f"| {name} | {split} | **total** | **{group['images'].sum()}** |")
+    return "\n".join(lines) + "\n"
+
+
+def draw_locations(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, pd.DataFrame]], path: Path) -> None:
+    """The locations figure (see the module docstring)."""
+    panels = [TRAINING, *testsets]
+    ncols = min(len(panels), 3)
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 4.6 * nrows), squeeze=False)
+    _scatter(axes.flat[0], train, "tab:blue", f"training images ({len(train)})", size=2)
+    axes.flat[0].set_title(f"{TRAINING}: {len(train)} images")
+    for ax, (name, (ref, queries)) in zip(list(axes.flat)[1:], testsets.items()):
+        if _near(train, ref):
+            _scatter(ax, train, "0.85", "training images", size=1)
+        _scatter(ax, ref, "0.35", f"reference ({len(ref)})", size=4)
+        known = queries[queries["easting"].notna()]
+        colours = plt.get_cmap("tab10").colors
+        for colour, (condition, group) in zip(colours * 3, known.groupby("condition", sort=True)):
+            _scatter(ax, group, colour, f"{condition} ({len(group)})", size=3)
+        hidden = len(queries) - len(known)
+        ax.set_title(f"{name}: {len(ref)} references, {len(queries)} queries"
+                     + (f"\n({hidden} query positions unknown)" if hidden else ""))
+        frame = ref["utm_zone"].iloc[0] if len(ref) else ""
+        ax.set_xlabel(f"easting (m, UTM {frame})" if frame else "x (m, local frame)")
+        ax.set_ylabel(f"northing (m, UTM {frame})" if frame else "y (m, local frame)")
+    axes.flat[0].set_xlabel("easting (m)")
+    axes.flat[0].set_ylabel("northing (m)")
+    for ax in list(axes.flat)[:len(panels)]:
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, markerscale=3, loc="best")
+        ax.ticklabel_format(useOffset=False, style="plain")
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("Figure 2: training and test image locations")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def build_figure2(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+                  out_root: Path) -> dict[str, Path]:
+    """Write figures/figure2_locations.png and figure2_sizes.md under `out_root` (reports/); returns the paths.
+
+    `train` is data/processed/train_images.parquet, `testsets` maps each test set name to its
+    (reference, queries) tables from data/testsets/<name>/.
+    """
+    paths = {"locations": out_root / "figures" / "figure2_locations.png", "sizes": out_root / "figure2_sizes.md"}
+    draw_locations(train, testsets, paths["locations"])
+    write_text("# Figure 2: set sizes (images per split and condition)\n\n" + sizes_markdown(set_sizes(train, testsets)),
+               paths["sizes"])
+    return paths
+
+
+def _scatter(ax: plt.Axes, table: pd.DataFrame, colour, label: str, size: float) -> None:
+    ax.scatter(table["easting"], table["northing"], s=size, color=colour, label=label, linewidths=0)
+
+
+def _near(train: pd.DataFrame, reference: pd.DataFrame) -> bool:
+    """Whether a test set lies in the training images' frame: a UTM zone and boxes within CONTEXT_KM."""
+    if not len(reference) or not len(train) or (reference["utm_zone"] == "").any():
+        return False
+    gap = max(reference["easting"].min() - train["easting"].max(), train["easting"].min() - reference["easting"].max(),
+              reference["northing"].min() - train["northing"].max(), train["northing"].min() - reference["northing"].max())
+    return gap < CONTEXT_KM * 1000.0

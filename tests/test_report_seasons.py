@@ -1,0 +1,109 @@
+"""Table 2, Figure 2, Figure 3's drawing and the supplementary lists on small hand-built tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from softloc import datasets
+from softloc.gradcam import MatchCam
+from softloc.io import write_json
+from softloc.report.figure2 import build_figure2, set_sizes
+from softloc.report.figure3 import Figure3Row, draw_figure3
+from softloc.report.lists import TESTSET_COLUMNS, TRAIN_COLUMNS, write_lists
+from softloc.report.table2 import table2_markdown
+from softloc.schemas import SPLIT_IMAGES
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def train_table(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({
+        "image_id": np.arange(n), "traversal": np.where(np.arange(n) % 3, "2014-05-06-11-00-00", "2014-05-15-13-00-00"),
+        "condition": np.where(np.arange(n) % 3, "overcast", "sunny"), "timestamp": np.arange(n) * 1000,
+        "path": [f"t/stereo/centre/{i}.png" for i in range(n)], "easting": 620000 + rng.uniform(0, 500, n),
+        "northing": 5735000 + rng.uniform(0, 500, n), "yaw": 0.0, "latitude": 51.7, "longitude": -1.2})
+    return table[list(SPLIT_IMAGES)]
+
+
+def sample_testsets() -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    robotcar_ref = datasets.testset_table({"path": [f"r{i}.png" for i in range(6)], "condition": "overcast",
+                                  "easting": 620400.0 + np.arange(6), "northing": 5735400.0, "utm_zone": "30U"}, 6)
+    robotcar_q = datasets.testset_table({"path": [f"q{i}.png" for i in range(5)], "condition": ["night"] * 2 + ["snow"] * 3,
+                                "easting": 620400.5 + np.arange(5), "northing": 5735401.0, "utm_zone": "30U"}, 5)
+    seasons_ref = datasets.testset_table({"path": [f"overcast-reference/rear/{i}.jpg" for i in range(4)],
+                                 "condition": "overcast-reference", "camera": "rear",
+                                 "easting": np.arange(4.0), "northing": 0.0}, 4)
+    seasons_q = datasets.testset_table({"path": ["night/rear/9.jpg", "sun/rear/8.jpg", "sun/rear/7.jpg"],
+                               "condition": ["night", "sun", "sun"], "camera": "rear",
+                               "easting": [0.5, np.nan, np.nan], "northing": [0.1, np.nan, np.nan]}, 3)
+    return {"robotcar": (robotcar_ref, robotcar_q), "seasons_synthetic": (seasons_ref, seasons_q)}
+
+
+def test_lists_hold_one_row_per_table_row(tmp_path: Path) -> None:
+    train, sets = train_table(40), sample_testsets()
+    paths = write_lists(train, sets, tmp_path / "lists")
+    assert sorted(paths) == ["robotcar/queries", "robotcar/reference", "seasons_synthetic/queries",
+                             "seasons_synthetic/reference", "train_images"]
+    listed = pd.read_csv(paths["train_images"])
+    assert list(listed.columns) == TRAIN_COLUMNS and len(listed) == len(train)
+    assert listed["path"].tolist() == train["path"].tolist()
+    for name, (ref, queries) in sets.items():
+        for split, table in (("reference", ref), ("queries", queries)):
+            listed = pd.read_csv(paths[f"{name}/{split}"], keep_default_na=False)
+            assert list(listed.columns) == TESTSET_COLUMNS and len(listed) == len(table)
+    unknown = pd.read_csv(paths["seasons_synthetic/queries"])
+    assert unknown["easting"].isna().tolist() == [False, True, True]     # unknown positions stay empty
+
+
+def test_figure2_draws_every_set_and_counts_every_image(tmp_path: Path) -> None:
+    train, sets = train_table(40), sample_testsets()
+    paths = build_figure2(train, sets, tmp_path)
+    assert paths["locations"].read_bytes()[:8] == PNG
+    sizes = set_sizes(train, sets)
+    totals = sizes.groupby(["set", "split"], sort=False)["images"].sum().to_dict()
+    assert totals == {("training", "train"): 40, ("robotcar", "reference"): 6, ("robotcar", "queries"): 5,
+                      ("seasons_synthetic", "reference"): 4, ("seasons_synthetic", "queries"): 3}
+    text = paths["sizes"].read_text()
+    assert "| robotcar | queries | snow | 3 |" in text and "| training | train | **total** | **40** |" in text
+
+
+def test_figure3_draws_one_row_per_method(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    cam = MatchCam(rng.uniform(0, 1, (48, 64)).astype(np.float32), rng.uniform(0, 1, (48, 64)).astype(np.float32), 0.8)
+    rows = [Figure3Row("triplet", image, cam, 42.0), Figure3Row("soft", image, cam, 3.2)]
+    draw_figure3(image, rows, "night query", tmp_path / "query_1.png")
+    assert (tmp_path / "query_1.png").read_bytes()[:8] == PNG
+
+
+def write_metrics(root: Path, method: str, testset: str, night_fine: float, with_truth: bool) -> None:
+    metrics = {"dataset": "robotcar", "n_queries": 10, "n_with_truth": 10 if with_truth else 0}
+    if with_truth:
+        row = {"0.25m_2deg": night_fine, "0.5m_5deg": 50.0, "5m_10deg": 80.0, "n": 5}
+        metrics["by_group"] = {"day": {**row, "0.25m_2deg": 10.0}, "night": row}
+        metrics["by_condition"] = {"night": row, "sun": {**row, "0.25m_2deg": 10.0}}
+    write_json(metrics, root / method / "seed0" / testset / "pose_metrics.json")
+
+
+def test_table2_local_results_labelled_and_files_to_upload(tmp_path: Path) -> None:
+    params = {"methods": {"triplet": {}, "soft": {}}, "seeds": [0], "testsets": {
+        "seasons_synthetic": {"format": "seasons", "dataset": "robotcar", "truth": "truth.txt"},
+        "robotcar_seasons": {"format": "seasons", "dataset": "robotcar"},
+        "robotcar": {"format": "robotcar"}}}
+    for method, night in (("triplet", 20.0), ("soft", 40.0)):
+        write_metrics(tmp_path, method, "seasons_synthetic", night, True)
+        write_metrics(tmp_path, method, "robotcar_seasons", 0.0, False)
+    text = table2_markdown(params, tmp_path, {"soft": "soft (ours)"})
+    synthetic, real = text.split("## robotcar_seasons")
+    assert "Local results, not benchmark results" in synthetic and "`truth.txt`" in synthetic
+    # Ties are all best (bold), as in Table 1.
+    assert "| soft (ours) | **10.0** | **50.0** | **80.0** | **40.0** |" in synthetic
+    assert "| triplet | **10.0** | **50.0** | **80.0** | 20.0 |" in synthetic
+    assert "nothing to upload" in synthetic
+    assert "Local results" not in real and "visuallocalization.net" in real
+    assert f"`{tmp_path}/soft/seed0/robotcar_seasons/RobotCar_eval_softloc-soft-seed0.txt`" in real
+    assert "## robotcar " not in text and "## robotcar\n" not in text    # not a Seasons set
