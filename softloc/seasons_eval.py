@@ -46,7 +46,8 @@ def submission_filename(dataset: str, method: str) -> str:
 
 
 def submission_path(root: Path, method: str, seed: int, testset: str, dataset: str) -> Path:
-    """Where the submission stage writes a method's file: <root>/<m>/seed<s>/<t>/<Prefix>_eval_softloc-<m>-seed<s>.txt."""
+    """Where the submission stage writes a method's file:
+    <root>/<m>/seed<s>/<t>/<Prefix>_eval_softloc-<m>-seed<s>.txt."""
     return root / method / f"seed{seed}" / testset / submission_filename(dataset, f"softloc-{method}-seed{seed}")
 
 

@@ -44,7 +44,8 @@ def constructed_pair(seed: int) -> tuple[np.ndarray, np.ndarray]:
     images = []
     for _ in range(2):
         y, x = np.mgrid[0:H, 0:W] / 100.0
-        image = np.stack([80 + 60 * np.sin(y * rng.uniform(1, 3) + rng.uniform(0, 6) + c) + 40 * x for c in range(3)], -1)
+        waves = [80 + 60 * np.sin(y * rng.uniform(1, 3) + rng.uniform(0, 6) + c) + 40 * x for c in range(3)]
+        image = np.stack(waves, axis=-1)
         image += rng.normal(0, 3, image.shape)
         image[PATCH] = patch
         images.append(np.clip(image, 0, 255).astype(np.uint8))

@@ -32,7 +32,8 @@ def train_table(n: int) -> pd.DataFrame:
 def sample_testsets() -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     robotcar_ref = datasets.testset_table({"path": [f"r{i}.png" for i in range(6)], "condition": "overcast",
                                   "easting": 620400.0 + np.arange(6), "northing": 5735400.0, "utm_zone": "30U"}, 6)
-    robotcar_q = datasets.testset_table({"path": [f"q{i}.png" for i in range(5)], "condition": ["night"] * 2 + ["snow"] * 3,
+    robotcar_q = datasets.testset_table({"path": [f"q{i}.png" for i in range(5)],
+                                         "condition": ["night"] * 2 + ["snow"] * 3,
                                 "easting": 620400.5 + np.arange(5), "northing": 5735401.0, "utm_zone": "30U"}, 5)
     seasons_ref = datasets.testset_table({"path": [f"overcast-reference/rear/{i}.jpg" for i in range(4)],
                                  "condition": "overcast-reference", "camera": "rear",

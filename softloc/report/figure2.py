@@ -1,9 +1,10 @@
 """Figure 2: where the training images and every test set's references and queries lie, and the
 table of set sizes (images per split and condition), from the pipeline's own tables.
 
-    figures/figure2_locations.png  one panel for the training images, one per test set (references grey,
-                                   queries coloured by condition; a test set in the training images' UTM
-                                   zone shows them faintly for context); metres, UTM or the set's local frame
+    figures/figure2_locations.png  a panel for the training images and one per test set:
+                                   references grey, queries coloured by condition (a test set
+                                   near the training images, in UTM, shows them faintly for
+                                   context); metres, UTM or the set's local frame
     figure2_sizes.md               set, split, condition, images (and a total per split)
 """
 
@@ -90,8 +91,8 @@ def build_figure2(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, p
     """
     paths = {"locations": out_root / "figures" / "figure2_locations.png", "sizes": out_root / "figure2_sizes.md"}
     draw_locations(train, testsets, paths["locations"])
-    write_text("# Figure 2: set sizes (images per split and condition)\n\n" + sizes_markdown(set_sizes(train, testsets)),
-               paths["sizes"])
+    title = "# Figure 2: set sizes (images per split and condition)\n\n"
+    write_text(title + sizes_markdown(set_sizes(train, testsets)), paths["sizes"])
     return paths
 
 
@@ -103,6 +104,6 @@ def _near(train: pd.DataFrame, reference: pd.DataFrame) -> bool:
     """Whether a test set lies in the training images' frame: a UTM zone and boxes within CONTEXT_KM."""
     if not len(reference) or not len(train) or (reference["utm_zone"] == "").any():
         return False
-    gap = max(reference["easting"].min() - train["easting"].max(), train["easting"].min() - reference["easting"].max(),
-              reference["northing"].min() - train["northing"].max(), train["northing"].min() - reference["northing"].max())
+    gap = max(reference[axis].min() - train[axis].max() for axis in ("easting", "northing"))
+    gap = max(gap, *(train[axis].min() - reference[axis].max() for axis in ("easting", "northing")))
     return gap < CONTEXT_KM * 1000.0
