@@ -66,7 +66,8 @@ def main() -> None:
         for q in chosen:
             top1 = int(retrievals[method].loc[q, "top1"])
             cams = match_gradcam(net, np.asarray(query_images[q]), np.asarray(reference_images[top1]), whitening)
-            rows[q].append(Figure3Row(method, np.asarray(reference_images[top1]), cams,
+            label = f"{method} (ours)" if method == ours else method
+            rows[q].append(Figure3Row(label, np.asarray(reference_images[top1]), cams,
                                       float(retrievals[method].loc[q, "error_m"])))
     for q in chosen:
         title = f"{testset} {cfg['condition']} query {queries['path'].iloc[q]} (seed {seed})"

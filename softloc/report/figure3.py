@@ -53,7 +53,8 @@ def select_queries(errors: pd.DataFrame, ours: str, threshold_m: float, n: int) 
 
 def draw_figure3(query: np.ndarray, rows: list[Figure3Row], title: str, path: Path) -> None:
     """One query's figure: a row per method (in the given order), five columns as the module says."""
-    fig, axes = plt.subplots(len(rows), 4, figsize=(4 * 2.2 + 1.6, 1.75 * len(rows) + 0.6), squeeze=False)
+    height = 1.75 * len(rows) + 0.7
+    fig, axes = plt.subplots(len(rows), 4, figsize=(4 * 2.2 + 1.6, height), squeeze=False)
     for ax_row, row in zip(axes, rows):
         panels = [(query, None), (query, row.cams.query), (row.retrieved, row.cams.retrieved), (row.retrieved, None)]
         for ax, (image, cam) in zip(ax_row, panels):
@@ -69,5 +70,5 @@ def draw_figure3(query: np.ndarray, rows: list[Figure3Row], title: str, path: Pa
     for ax, name in zip(axes[0], ("query", "Grad-CAM query", "Grad-CAM retrieved", "retrieved")):
         ax.set_title(name, fontsize=9)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    fig.tight_layout(rect=(0, 0, 0.93, 1 - 0.45 / height))
     save_figure(fig, path)
