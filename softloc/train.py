@@ -300,10 +300,18 @@ class Trainer:
 
     def train_step(self, rows: np.ndarray) -> float:
         """One optimizer step on the (B, M) tuples `rows`; returns the loss."""
-        b, m = rows.shape
-        x = preprocess(load_batch(self.data.train.images, rows, self.device))
+        return self.model_step(*self.device_batch(rows))
+
+    def device_batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (B, M) tuples' uint8 images and anchor-centred positions (metres), on the device."""
         xy = self.data.train.xy[rows]
-        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32)).to(self.device)  # anchor-centred metres
+        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32)).to(self.device)
+        return load_batch(self.data.train.images, rows, self.device), positions
+
+    def model_step(self, images: torch.Tensor, positions: torch.Tensor) -> float:
+        """Forward, loss, backward and Adam step on device tuples (`device_batch`'s pair); returns the loss."""
+        b, m = positions.shape[:2]
+        x = preprocess(images)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             features = self.net(x)
         batch = TupleBatch(features.float().view(b, m, -1), positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
