@@ -18,7 +18,8 @@ from softloc.params import load_params
 from softloc.schemas import IMAGES
 
 T0 = 1_418_000_000_000_000
-CFG = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["clean"]
+PARAMS = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+CFG = PARAMS["clean"]
 SPEED = 10.0  # m/s; images every 0.1 s, INS every 0.02 s
 NORTHING = 5_735_000.0
 
@@ -152,7 +153,7 @@ def test_report_counts_every_reason_per_traversal(world):
 
 def test_pipeline_twice_gives_byte_identical_outputs(world, tmp_path):
     root = world[0]
-    params = {"data": {"raw_root": str(root)}, "clean": CFG}
+    params = {**PARAMS, "data": {"raw_root": str(root)}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     from pipeline.clean import main
 
