@@ -13,11 +13,15 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, create_model
 
 from softloc.data.robotcar import load_image as load_bayer_png
 from softloc.datasets.base import TestSplit, testset_table
 from softloc.io import read_parquet
 from softloc.schemas import SPLIT_IMAGES
+
+# params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
+CONFIG = create_model("RobotCarConfig", utm_zone=(str, Field(pattern=r"^\d{1,2}[C-HJ-NP-X]$")))
 
 
 def read_split(cfg: Mapping[str, Any]) -> TestSplit:
