@@ -84,6 +84,16 @@ class SyntheticFaults(Section):
     no_ins_coverage: NonNegativeInt
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class SyntheticRegions(Section):
+    """[start, end] fractions of the route: the default validation and test boxes."""
+
+    val: Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+    test: Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+
+
 class Synthetic(Section):
     seed: NonNegativeInt
     route_length_m: PositiveFloat
@@ -93,6 +103,7 @@ class Synthetic(Section):
     traversals: Annotated[list[SyntheticTraversals], Field(min_length=1)]
     faults: SyntheticFaults
     png_compression: Annotated[int, Field(ge=0, le=9)]
+    regions: SyntheticRegions
 
 
 class Clean(Section):
@@ -143,7 +154,6 @@ class Model(Section):
     weights: str = ""
     clusters: PositiveInt
     image_max_side: Annotated[int, Field(ge=16)]
-    seed: NonNegativeInt = 0
     small_channels: Annotated[list[PositiveInt], Field(min_length=1)] = [16, 32, 64, 128]
 
 
@@ -154,7 +164,6 @@ class Mining(Section):
 
 
 class Train(Section):
-    seed: NonNegativeInt
     device: Literal["auto", "cpu", "cuda"]
     amp: Literal["bf16", "fp16", "off"] = "bf16"
     lr: PositiveFloat
@@ -268,7 +277,11 @@ class Extract(Section):
 
 class Evaluate(Section):
     thresholds_m: Annotated[list[PositiveFloat], Field(min_length=1)]
+    headline_m: PositiveFloat
     curve_max_m: PositiveFloat
+    top_k: PositiveInt
+    recall_at: Annotated[list[PositiveInt], Field(min_length=1)]
+    recall_radius_m: PositiveFloat
 
 
 class Report(Section):
@@ -300,8 +313,8 @@ class Params(Section):
     extract: Extract
     evaluate: Evaluate
     report: Report
-    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)] = [0]
-    testsets: dict[Name, dict[str, Any]] = {}
+    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]
+    testsets: Annotated[dict[Name, dict[str, Any]], Field(min_length=1)]
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -369,8 +382,19 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
             low, high = getattr(box, f"{axis}_min"), getattr(box, f"{axis}_max")
             if low >= high:
                 fail(f"split.{region}.{axis}_min", low, f"below split.{region}.{axis}_max ({high})")
+    for region in ("val", "test"):
+        start, end = getattr(p.synthetic.regions, region)
+        if start >= end:
+            fail(f"synthetic.regions.{region}", [start, end], "[start, end] fractions of the route with start < end")
     _unique(p.split.query_conditions, "split.query_conditions", source)
     _unique(p.seeds, "seeds", source)
+    _unique(p.evaluate.recall_at, "evaluate.recall_at", source)
+    if max(p.evaluate.recall_at) > p.evaluate.top_k:
+        fail("evaluate.recall_at", p.evaluate.recall_at, f"at most evaluate.top_k ({p.evaluate.top_k}) references each")
+    for name, entry in p.testsets.items():
+        if entry["format"] == "robotcar" and entry["images"] != p.data.raw_root:
+            fail(f"testsets.{name}.images", entry["images"],
+                 f"data.raw_root ({p.data.raw_root}): a robotcar test set is cut from those traversals")
     if p.model.init == "imagenet" and p.model.backbone != "vgg16":
         fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 (no ImageNet weights for small)")
     if p.model.init == "imagenet" and not p.model.weights:
