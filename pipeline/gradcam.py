@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import setup_logging
+from pipeline import Run, setup_logging, testset_dir
+from softloc.evaluation import RETRIEVALS
 from softloc.features import Whitening
 from softloc.gradcam import match_gradcam
 from softloc.imagestore import open_store
@@ -32,7 +33,6 @@ from softloc.report.figure3 import Figure3Row, draw_figure3, select_queries
 from softloc.schemas import TESTSET_IMAGES
 
 log = logging.getLogger("pipeline.gradcam")
-RETRIEVAL_COLUMNS = {"query": "int64", "top1": "int64", "error_m": "float64"}
 OUT = Path("reports/figures/figure3")
 
 
@@ -45,11 +45,12 @@ def main() -> None:
     if ours not in params["methods"]:
         raise SystemExit(f"params gradcam.method {ours!r} is not in params methods {sorted(params['methods'])}")
     methods = [m for m in params["methods"] if m != ours] + [ours]          # ours in the last row
-    root = Path("data/testsets") / testset
+    root = testset_dir(testset)
     queries = read_parquet(root / "queries.parquet", TESTSET_IMAGES)
     reference = read_parquet(root / "reference.parquet", TESTSET_IMAGES)
-    retrievals = {m: read_parquet(Path("data/eval") / m / f"seed{seed}" / testset / "retrievals.parquet",
-                                  RETRIEVAL_COLUMNS).set_index("query") for m in methods}
+    runs = {m: Run(m, seed, testset) for m in methods}
+    retrievals = {m: read_parquet(run.eval_data_dir / "retrievals.parquet", RETRIEVALS).set_index("query")
+                  for m, run in runs.items()}
     candidates = np.flatnonzero(queries["condition"].to_numpy() == cfg["condition"])
     if candidates.size == 0:
         raise SystemExit(f"params gradcam.condition {cfg['condition']!r}: no such query in {root / 'queries.parquet'}")
@@ -61,8 +62,8 @@ def main() -> None:
     reference_images = open_store(root / "images" / "reference.npy")
     rows: dict[int, list[Figure3Row]] = {q: [] for q in chosen}
     for method in methods:
-        net, _ = load_model(Path("models") / method / f"seed{seed}" / "model.pt", "cpu")
-        whitening = Whitening(load_pca(Path("data/features") / method / f"seed{seed}" / testset / "pca.npz"))
+        net, _ = load_model(runs[method].model_dir / "model.pt", "cpu")
+        whitening = Whitening(load_pca(runs[method].features_dir / "pca.npz"))
         for q in chosen:
             top1 = int(retrievals[method].loc[q, "top1"])
             cams = match_gradcam(net, np.asarray(query_images[q]), np.asarray(reference_images[top1]), whitening)

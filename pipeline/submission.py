@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import setup_logging
+from pipeline import Run, setup_logging, testset_dir
+from softloc.evaluation import RETRIEVALS
 from softloc.io import read_parquet, write_json
 from softloc.params import load_params
 from softloc.schemas import TESTSET_IMAGES
 from softloc.seasons_eval import pose_metrics, submission_lines, submission_path, write_submission
 
 log = logging.getLogger("pipeline.submission")
-RETRIEVAL_COLUMNS = {"query": "int64", "top1": "int64"}
-TESTSETS, EVAL, OUT = Path("data/testsets"), Path("data/eval"), Path("reports/seasons")
+OUT = Path("reports/seasons")
 
 
 def seasons_testsets(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -43,7 +43,7 @@ def seasons_testsets(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def top1_per_query(path: Path, n_queries: int) -> np.ndarray:
     """Top-1 reference row of each query row, from a retrievals table that must list every query once."""
-    table = read_parquet(path, RETRIEVAL_COLUMNS)
+    table = read_parquet(path, RETRIEVALS)
     query = table["query"].to_numpy()
     if len(query) != n_queries or not np.array_equal(np.sort(query), np.arange(n_queries)):
         raise ValueError(f"{path}: expected each of the {n_queries} query rows exactly once, got {len(query)} rows "
@@ -60,12 +60,12 @@ def main() -> None:
     summary: dict[str, Any] = {}
     for testset, cfg in seasons_testsets(params).items():
         dataset = str(cfg["dataset"])
-        reference = read_parquet(TESTSETS / testset / "reference.parquet", TESTSET_IMAGES)
-        queries = read_parquet(TESTSETS / testset / "queries.parquet", TESTSET_IMAGES)
+        reference = read_parquet(testset_dir(testset) / "reference.parquet", TESTSET_IMAGES)
+        queries = read_parquet(testset_dir(testset) / "queries.parquet", TESTSET_IMAGES)
         summary[testset] = {}
         for method in params["methods"]:
-            for seed in params.get("seeds", [0]):
-                top1 = top1_per_query(EVAL / method / f"seed{seed}" / testset / "retrievals.parquet", len(queries))
+            for seed in params["seeds"]:
+                top1 = top1_per_query(Run(method, seed, testset).eval_data_dir / "retrievals.parquet", len(queries))
                 path = submission_path(OUT, method, seed, testset, dataset)
                 write_submission(submission_lines(queries, reference, top1, dataset), path)
                 metrics = pose_metrics(queries, reference, top1, dataset)

@@ -26,7 +26,7 @@ import difflib
 import importlib
 import re
 import types
-from typing import Annotated, Any, Literal, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, Callable, Literal, Mapping, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -104,6 +104,25 @@ class Synthetic(Section):
     faults: SyntheticFaults
     png_compression: Annotated[int, Field(ge=0, le=9)]
     regions: SyntheticRegions
+
+
+SeasonsCondition = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]   # RobotCar Seasons: night-rain, ...
+
+
+class SyntheticSeasons(Section):
+    """The embedded Seasons set (softloc.data.synthetic_seasons)."""
+
+    seed: NonNegativeInt
+    locations: PositiveInt
+    route_fractions: Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+    location_length_m: PositiveFloat
+    reference_spacing_m: PositiveFloat
+    reference_condition: SeasonsCondition
+    query_conditions: Annotated[dict[SeasonsCondition, Condition], Field(min_length=1)]
+    queries_per_location: PositiveInt
+    heading_jitter_deg: NonNegativeFloat
+    image_size: Annotated[int, Field(ge=16)]
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)]
 
 
 class Clean(Section):
@@ -289,6 +308,17 @@ class Report(Section):
     influence_method: Name
 
 
+class Gradcam(Section):
+    """Figure 3 (pipeline/gradcam.py): which queries, which trained seed, which method is ours."""
+
+    testset: Name
+    condition: Annotated[str, Field(min_length=1)]
+    queries: PositiveInt
+    seed: NonNegativeInt
+    method: Name
+    threshold_m: PositiveFloat
+
+
 class Testset(Section):
     """A `testsets` entry's base keys; the format module's CONFIG adds its own (robotcar: utm_zone)."""
 
@@ -303,6 +333,7 @@ class Params(Section):
 
     data: Data
     synthetic: Synthetic
+    synthetic_seasons: SyntheticSeasons
     clean: Clean
     split: Split
     tuples: Tuples
@@ -313,6 +344,7 @@ class Params(Section):
     extract: Extract
     evaluate: Evaluate
     report: Report
+    gradcam: Gradcam
     seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]
     testsets: Annotated[dict[Name, dict[str, Any]], Field(min_length=1)]
 
@@ -364,6 +396,25 @@ def testset_model(fmt: str) -> type[Testset]:
 _TESTSET_MODELS: dict[str, type[Testset]] = {}
 
 
+def _check_seasons_relations(p: Params, fail: Callable[[str, Any, str], None]) -> None:
+    """The embedded Seasons set and Figure 3: the keys that point at other sections."""
+    seasons = p.synthetic_seasons
+    start, end = seasons.route_fractions
+    test_start, test_end = p.synthetic.regions.test
+    if not test_start <= start < end <= test_end:
+        fail("synthetic_seasons.route_fractions", [start, end],
+             f"[start, end] with start < end inside synthetic.regions.test ({[test_start, test_end]}): "
+             "the embedded set lies in the held-out test part of the town")
+    if seasons.reference_condition in seasons.query_conditions:
+        fail("synthetic_seasons.reference_condition", seasons.reference_condition, "not also a query condition")
+    if p.gradcam.testset not in p.testsets:
+        fail("gradcam.testset", p.gradcam.testset, f"a key of testsets ({', '.join(p.testsets)})")
+    if p.gradcam.method not in p.methods:
+        fail("gradcam.method", p.gradcam.method, "a key of methods")
+    if p.gradcam.seed not in p.seeds:
+        fail("gradcam.seed", p.gradcam.seed, f"one of seeds ({p.seeds})")
+
+
 def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None:
     """Rules between keys, each failing with the key that breaks it."""
 
@@ -391,6 +442,7 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
     _unique(p.evaluate.recall_at, "evaluate.recall_at", source)
     if max(p.evaluate.recall_at) > p.evaluate.top_k:
         fail("evaluate.recall_at", p.evaluate.recall_at, f"at most evaluate.top_k ({p.evaluate.top_k}) references each")
+    _check_seasons_relations(p, fail)
     for name, entry in p.testsets.items():
         if entry["format"] == "robotcar" and entry["images"] != p.data.raw_root:
             fail(f"testsets.{name}.images", entry["images"],

@@ -6,7 +6,8 @@ benchmark takes one line per query, `name qw qx qy qz tx ty tz`: the world-to-ca
 a unit quaternion (w first) and the TRANSLATION t = -R c (not the camera centre c that NVM
 stores), in the dataset's SfM frame; RobotCar names are `camera/timestamp.jpg`, CMU names the
 file's basename (softloc.datasets.seasons.submission_name). Retrieval must stay within one
-camera (`camera_groups`): a rear reference's pose on a left query is about 90 degrees off.
+camera (softloc.evaluation.retrieve does): a rear reference's pose on a left query is about 90
+degrees off, so a top-1 of another camera is an error here.
 
 The measure (Sattler et al. CVPR 2018): the percent of queries whose estimated pose lies within
 (0.25 m, 2 deg), (0.5 m, 5 deg) and (5 m, 10 deg) of the true one, both errors at most the
@@ -27,7 +28,6 @@ import pandas as pd
 from softloc.data.seasons import translations
 from softloc.datasets.seasons import day_night, submission_name
 from softloc.io import atomic_path
-from softloc.retrieval import search_top1
 
 THRESHOLDS: tuple[tuple[float, float], ...] = ((0.25, 2.0), (0.5, 5.0), (5.0, 10.0))
 QUATERNION = ["qw", "qx", "qy", "qz"]
@@ -49,33 +49,6 @@ def submission_path(root: Path, method: str, seed: int, testset: str, dataset: s
     """Where the submission stage writes a method's file:
     <root>/<m>/seed<s>/<t>/<Prefix>_eval_softloc-<m>-seed<s>.txt."""
     return root / method / f"seed{seed}" / testset / submission_filename(dataset, f"softloc-{method}-seed{seed}")
-
-
-def camera_groups(reference_camera: np.ndarray, query_camera: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Retrieval groups: (camera, reference rows, query rows) for each camera value of the queries.
-
-    Search each group's queries among its references only and map the group's hits back through
-    its reference rows. A query camera without references is an error (its pose would be
-    borrowed from another camera). A single-camera set ("" everywhere) is one group.
-    """
-    reference_camera = np.asarray(reference_camera).astype(str)
-    query_camera = np.asarray(query_camera).astype(str)
-    groups = []
-    for camera in sorted(set(query_camera)):
-        ref_rows = np.flatnonzero(reference_camera == camera)
-        if ref_rows.size == 0:
-            raise ValueError(f"queries of camera {camera!r} but no reference image of that camera")
-        groups.append((camera, ref_rows, np.flatnonzero(query_camera == camera)))
-    return groups
-
-
-def top1_within_cameras(reference_features: np.ndarray, query_features: np.ndarray,
-                        reference_camera: np.ndarray, query_camera: np.ndarray) -> np.ndarray:
-    """Row of each query's nearest reference (L2 on features) among the references of its camera."""
-    top1 = np.empty(len(query_features), dtype=np.int64)
-    for _, ref_rows, query_rows in camera_groups(reference_camera, query_camera):
-        top1[query_rows] = ref_rows[search_top1(reference_features[ref_rows], query_features[query_rows])]
-    return top1
 
 
 def submission_lines(queries: pd.DataFrame, reference: pd.DataFrame, top1: np.ndarray, dataset: str) -> list[str]:

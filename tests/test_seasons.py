@@ -3,18 +3,24 @@ the benchmark's measure, and the embedded synthetic Seasons set."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from softloc import datasets
+from softloc.config import ParamsError, validate_params
 from softloc.data import seasons as files
 from softloc.data import synthetic_seasons
 from softloc.datasets import seasons
-from softloc.seasons_eval import (camera_groups, pose_errors, pose_metrics, submission_lines,
-                                  top1_within_cameras)
+from softloc.evaluation import retrieve
+from softloc.params import load_params
+from softloc.seasons_eval import pose_errors, pose_metrics, submission_lines
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def quaternion_matrix(q: np.ndarray) -> np.ndarray:
@@ -35,6 +41,14 @@ def level_camera(yaw_deg: float) -> np.ndarray:
     r = synthetic_seasons.world_rotation(np.array([np.deg2rad(yaw_deg)]))[0]
     w = np.sqrt(max(0.0, 1 + np.trace(r))) / 2
     return np.array([w, (r[2, 1] - r[1, 2]) / (4 * w), (r[0, 2] - r[2, 0]) / (4 * w), (r[1, 0] - r[0, 1]) / (4 * w)])
+
+
+def top1_within_cameras(ref_features: np.ndarray, query_features: np.ndarray, reference: pd.DataFrame,
+                        queries: pd.DataFrame) -> np.ndarray:
+    """The evaluate stage's retrieval (top-1, within each query's camera) on the tables' cameras."""
+    topk, _ = retrieve(ref_features, query_features, reference["camera"].to_numpy(str),
+                       queries["camera"].to_numpy(str), k=1)
+    return topk[:, 0]
 
 
 def write_robotcar_seasons(root: Path, cameras: dict[str, tuple[np.ndarray, np.ndarray]], queries: list[str]) -> None:
@@ -75,7 +89,7 @@ def test_pose_conventions_written_read_and_exported(tmp_path: Path) -> None:
     # The query features point at the rear reference, yet the left query may only take the left one.
     ref_features = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
     query_features = np.array([[0.0, 1.0], [0.0, 1.0]], np.float32)
-    top1 = top1_within_cameras(ref_features, query_features, ref["camera"], queries["camera"])
+    top1 = top1_within_cameras(ref_features, query_features, ref, queries)
     assert top1.tolist() == [0, 1]
     with pytest.raises(ValueError, match="within one camera"):
         submission_lines(queries, ref, np.array([1, 1]), "robotcar")
@@ -90,14 +104,6 @@ def test_pose_conventions_written_read_and_exported(tmp_path: Path) -> None:
     np.testing.assert_allclose(rotation @ c_left + t, 0.0, atol=1e-9)
     # Level camera looking along yaw -60: its optical axis (row 2 of R) is (sin, cos, 0) of the yaw.
     np.testing.assert_allclose(rotation[2], [np.sin(np.deg2rad(-60)), np.cos(np.deg2rad(-60)), 0], atol=1e-12)
-
-
-def test_camera_groups_reject_a_camera_without_references() -> None:
-    groups = camera_groups(np.array(["left", "rear", "left"]), np.array(["rear", "left", "left"]))
-    assert [(c, r.tolist(), q.tolist()) for c, r, q in groups] == [("left", [0, 2], [1, 2]), ("rear", [1], [0])]
-    assert [c for c, _, _ in camera_groups(np.array(["", ""]), np.array(["", ""]))] == [""]
-    with pytest.raises(ValueError, match="'right'"):
-        camera_groups(np.array(["left"]), np.array(["right"]))
 
 
 def test_v2_camera_to_world_matrix_gives_the_nvm_pose(tmp_path: Path) -> None:
@@ -186,9 +192,8 @@ def test_cmu_slices_cameras_scenes_and_basenames(tmp_path: Path) -> None:
     assert queries["path"].tolist() == ["slice3/query/img_01555_c1_1283347879534213us.jpg",
                                         "slice3/query/img_01556_c0_1283347879634213us.jpg"]
     assert queries["condition"].tolist() == ["urban", "urban"] and queries["timestamp"][0] == 1283347879534213
-    assert queries["qw"].isna().tolist() == [True, False] and split.counts["queries"]["with_truth"] == 1
-    top1 = top1_within_cameras(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32)[[0, 0]],
-                               ref["camera"], queries["camera"])
+    assert queries["qw"].isna().tolist() == [True, False] and split.counts["queries_with_truth"] == 1
+    top1 = top1_within_cameras(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32)[[0, 0]], ref, queries)
     assert top1.tolist() == [1, 0]
     assert submission_lines(queries, ref, top1, "cmu")[0].startswith("img_01555_c1_1283347879534213us.jpg ")
     metrics = pose_metrics(queries, ref, top1, "cmu")
@@ -214,7 +219,7 @@ def test_embedded_seasons_set_reads_back_with_its_truth(tmp_path: Path) -> None:
     assert image.shape == (48, 48, 3) and image.dtype == np.uint8
     # The nearest same-camera reference by pose is within the location's spacing and a few degrees.
     best = top1_within_cameras(ref[["cx", "cy", "cz"]].to_numpy(np.float32),
-                               queries[["cx", "cy", "cz"]].to_numpy(np.float32), ref["camera"], queries["camera"])
+                               queries[["cx", "cy", "cz"]].to_numpy(np.float32), ref, queries)
     position, rotation = pose_errors(ref.iloc[best], queries)
     assert position.max() < 1.2 and rotation.max() < 8.0
     metrics = pose_metrics(queries, ref, best, "robotcar")
@@ -224,3 +229,19 @@ def test_embedded_seasons_set_reads_back_with_its_truth(tmp_path: Path) -> None:
     synthetic_seasons.write_seasons(TINY_TOWN, TINY, again)
     for name in ("3D-models/all-merged/all.nvm", synthetic_seasons.TRUTH_FILE, "images/" + queries["path"][3]):
         assert (tmp_path / name).read_bytes() == (again / name).read_bytes()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["testsets"]["seasons_synthetic"].update(dataset="oxford"), r"testsets\.seasons_synthetic\.dataset"),
+    (lambda p: p["testsets"]["seasons_synthetic"].update(slices=[1]), r"testsets\.seasons_synthetic\.slices"),
+    (lambda p: p["synthetic_seasons"].update(route_fractions=[0.1, 0.5]), r"synthetic_seasons\.route_fractions"),
+    (lambda p: p["synthetic_seasons"].update(reference_condition="sun"), r"synthetic_seasons\.reference_condition"),
+    (lambda p: p["gradcam"].update(testset="nowhere"), r"gradcam\.testset = 'nowhere'"),
+    (lambda p: p["gradcam"].update(method="nomethod"), r"gradcam\.method = 'nomethod'"),
+    (lambda p: p["gradcam"].update(seed=7), r"gradcam\.seed = 7"),
+])
+def test_params_of_the_seasons_sets_and_figure3_are_checked(edit: Callable[[dict], Any], message: str) -> None:
+    raw = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    edit(raw)
+    with pytest.raises(ParamsError, match=message):
+        validate_params(raw)

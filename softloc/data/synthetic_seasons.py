@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "locations": 5,
-    "route_fractions": [0.78, 0.97],
+    "route_fractions": [0.47, 0.97],
     "location_length_m": 10.0,
     "reference_spacing_m": 1.0,
     "reference_condition": "overcast-reference",

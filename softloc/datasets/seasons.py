@@ -10,6 +10,8 @@ params `testsets.<name>` (format `seasons`):
              Extended CMU's slice<N>/camera-poses ({slice} is replaced per slice). Left out, query
              positions stay unknown (NaN) and only the benchmark submission is written.
     slices:  CMU only: the slice numbers to read (e.g. [2, 3, 4, 5, 6, 13, ..., 21])
+    reference_poses: CMU only: the reference pose file per slice, relative to `split`
+             (default slice{slice}/ground-truth-database-images-slice{slice}.txt; `.nvm`: a model)
 
 RobotCar Seasons (root layout): references are the cameras of `3D-models/all-merged/all.nvm`
 (names `overcast-reference/<camera>/<ts>.png`, files `.jpg`); queries are the union of the
@@ -26,21 +28,23 @@ retrieval group holds the slice. The query condition is the slice's scene (urban
 suburban: 9-17, park: 18-25), the benchmark's reporting unit; references are `reference`.
 
 Retrieval must stay within one `camera` value (a rear reference's pose on a left query is off by
-about 90 degrees; another CMU slice is another map): softloc.seasons_eval.camera_groups gives
-the row groups. Positions: easting/northing are the camera centres on the SfM frame's ground
-plane (softloc.data.seasons.ground_plane_xy, axes from the references), metres, utm_zone "";
-the 6-DoF pose columns hold the NVM pose (world-to-camera quaternion, camera centre).
+about 90 degrees; another CMU slice is another map): softloc.evaluation.retrieve searches each
+camera's references only. Positions: easting/northing are the camera centres on the SfM frame's
+ground plane (softloc.data.seasons.ground_plane_axes, axes from the references' rotations),
+metres, utm_zone ""; the 6-DoF pose columns hold the NVM pose (world-to-camera quaternion,
+camera centre). Query conditions keep the dataset's names (`night-rain`, `overcast-winter`).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import cv2
 import numpy as np
 import pandas as pd
+from pydantic import Field, create_model
 
 from softloc.data import seasons as files
 from softloc.datasets.base import TestSplit, testset_table
@@ -56,6 +60,15 @@ CMU_REFERENCE_CONDITION = "reference"
 CMU_NAME = re.compile(r"img_\d+_(c\d)_(\d+)us")
 DATASETS = ("robotcar", "cmu")
 
+# params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
+CONFIG = create_model(
+    "SeasonsConfig",
+    dataset=(Literal["robotcar", "cmu"], ...),
+    truth=(str, ""),
+    slices=(list[Annotated[int, Field(ge=2, le=25)]], []),
+    reference_poses=(str, Field(default=CMU_REFERENCE_POSES, min_length=1)),
+)
+
 
 def read_split(cfg: Mapping[str, Any]) -> TestSplit:
     """References and queries of a Seasons dataset (see the module docstring for the keys)."""
@@ -69,9 +82,9 @@ def read_split(cfg: Mapping[str, Any]) -> TestSplit:
         xy = table[["cx", "cy", "cz"]].to_numpy()[known] @ axes.T
         table.loc[known, "easting"], table.loc[known, "northing"] = xy[:, 0], xy[:, 1]
     counts["dataset"] = dataset
-    counts["reference"] = _summary(reference)
-    counts["queries"] = _summary(queries)
-    counts["queries"]["with_truth"] = int(queries["qw"].notna().sum())
+    counts["by_camera"] = {name: {str(k): int(v) for k, v in t["camera"].value_counts().sort_index().items()}
+                           for name, t in (("reference", reference), ("queries", queries))}
+    counts["queries_with_truth"] = int(queries["qw"].notna().sum())
     return TestSplit(reference, queries, counts)
 
 
@@ -275,9 +288,3 @@ def _renumber(table: pd.DataFrame) -> pd.DataFrame:
     table = table.reset_index(drop=True)
     table["image_id"] = np.arange(len(table), dtype=np.int64)
     return table
-
-
-def _summary(table: pd.DataFrame) -> dict[str, Any]:
-    return {"images": len(table),
-            "by_condition": {str(k): int(v) for k, v in table["condition"].value_counts().sort_index().items()},
-            "by_camera": {str(k): int(v) for k, v in table["camera"].value_counts().sort_index().items()}}
