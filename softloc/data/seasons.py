@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.transform import Rotation
 
 from softloc.io import atomic_path
 
@@ -145,12 +144,16 @@ def camera_to_world_pose(matrix: np.ndarray, where: str = "pose") -> list[float]
     rotation_c2w = matrix[:3, :3]
     if not np.allclose(rotation_c2w @ rotation_c2w.T, np.eye(3), atol=1e-3) or np.linalg.det(rotation_c2w) < 0:
         raise ValueError(f"{where}: the 4x4 matrix's upper-left 3x3 is not a rotation")
+    from scipy.spatial.transform import Rotation  # scipy.spatial costs 0.4 s: only where poses are read
+
     q = Rotation.from_matrix(rotation_c2w.T).as_quat(scalar_first=True)
     return [*(q if q[0] >= 0 else -q), *matrix[:3, 3]]
 
 
 def rotation_matrices(quaternions: np.ndarray) -> np.ndarray:
     """(N, 3, 3) world-to-camera rotation matrices of (N, 4) unit quaternions, w first."""
+    from scipy.spatial.transform import Rotation
+
     return Rotation.from_quat(np.asarray(quaternions, dtype=np.float64), scalar_first=True).as_matrix()
 
 
