@@ -85,3 +85,27 @@ def threshold_key(d: float) -> str:
 
 def _by_threshold(table: pd.DataFrame) -> dict:
     return {threshold_key(d): {c: float(v) for c, v in row.items()} for d, row in table.iterrows()}
+
+
+def recall_at_n(reference_xy: np.ndarray, query_xy: np.ndarray, topk: np.ndarray,
+                ns: tuple[int, ...] = (1, 5, 10, 20), radius_m: float = 25.0) -> dict[int, float]:
+    """Recall@N as visual place recognition reports it: the fraction of queries with at least one
+    of their N best-ranked references within `radius_m` metres (N in `ns`).
+
+    `topk` (Q, K) holds reference rows, best first, K >= max(ns); -1 marks an empty rank (faiss,
+    fewer references than K). Queries without a known position (NaN) are left out; NaN when
+    none is left.
+    """
+    reference_xy = np.asarray(reference_xy, dtype=np.float64)
+    query_xy = np.asarray(query_xy, dtype=np.float64).reshape(-1, 2)
+    topk = np.asarray(topk, dtype=np.int64)
+    if topk.ndim != 2 or len(topk) != len(query_xy) or topk.shape[1] < max(ns):
+        raise ValueError(f"recall_at_n: topk of shape {topk.shape}, expected ({len(query_xy)}, K >= {max(ns)})")
+    known = np.isfinite(query_xy).all(axis=1)
+    if not known.any():
+        return {int(n): float("nan") for n in ns}
+    ranked = topk[known]
+    distances = np.linalg.norm(reference_xy[np.maximum(ranked, 0)] - query_xy[known, None, :], axis=2)   # (Q, K)
+    hit = (distances <= radius_m) & (ranked >= 0)
+    first_hit = np.where(hit.any(axis=1), hit.argmax(axis=1), topk.shape[1])
+    return {int(n): float(np.mean(first_hit < n)) for n in ns}
