@@ -47,6 +47,32 @@ def search_top1(reference: np.ndarray, queries: np.ndarray, cpu_tile: tuple[int,
     return idx[:, 0].astype(np.int64)
 
 
+def search_topk(reference: np.ndarray, queries: np.ndarray, k: int,
+                cpu_tile: tuple[int, int] = CPU_TILE) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k search by L2 distance: (distances (Q, k) float32, rows (Q, k) int64), best first.
+
+    k is capped at the number of references. Distances are L2 (not squared).
+    """
+    import faiss
+
+    reference = _as_float32(reference, "reference")
+    queries = _as_float32(queries, "queries")
+    if reference.shape[1] != queries.shape[1]:
+        raise ValueError(f"feature dims differ: reference {reference.shape}, queries {queries.shape}")
+    if len(reference) == 0:
+        raise ValueError("search_topk: no reference features to search")
+    k = min(int(k), len(reference))
+    index = faiss.IndexFlatL2(reference.shape[1])
+    if faiss_gpu_available():
+        gpu_resources = faiss.StandardGpuResources()  # must outlive the GPU index: kept until return
+        index = faiss.index_cpu_to_gpu(gpu_resources, 0, index)
+    else:
+        faiss.cvar.distance_compute_blas_query_bs, faiss.cvar.distance_compute_blas_database_bs = cpu_tile
+    index.add(reference)
+    squared, rows = index.search(queries, k)
+    return np.sqrt(np.maximum(squared, 0.0)).astype(np.float32), rows.astype(np.int64)
+
+
 def search_top1_numpy(reference: np.ndarray, queries: np.ndarray, chunk: int = 512) -> np.ndarray:
     """Plain numpy brute force: argmin over ||r||^2 - 2 q.r, in chunks of queries (one reused buffer)."""
     reference = _as_float32(reference, "reference")

@@ -62,3 +62,18 @@ def test_evaluate_localization_metrics_and_curves() -> None:
     assert curves["accuracy"].iloc[0] == 0.0
     assert curves["accuracy_snow"].iloc[-1] == pytest.approx(2 / 3)
     assert curves["upper_bound"].iloc[-1] == 1.0
+
+
+def test_recall_at_n_within_radius() -> None:
+    from softloc.metrics import recall_at_n
+
+    # References every 10 m on a line; ranked lists chosen by hand (best first).
+    reference_xy = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [100.0, 0.0], [200.0, 0.0]])
+    query_xy = np.array([[1.0, 0.0], [99.0, 0.0], [150.0, 0.0], [np.nan, np.nan], [205.0, 0.0]])
+    topk = np.array([[0, 1, 2], [4, 3, 0], [3, 4, 0], [0, 1, 2], [-1, -1, 4]])
+    # query 0: rank 1 within 25 m; query 1: rank 2; query 2: none (both 50 m away); query 3: no
+    # position, left out; query 4: empty ranks (-1) then the hit at rank 3.
+    assert recall_at_n(reference_xy, query_xy, topk, ns=(1, 2, 3)) == {1: 0.25, 2: 0.5, 3: 0.75}
+    assert recall_at_n(reference_xy, query_xy, topk, ns=(1,), radius_m=0.5) == {1: 0.0}
+    with pytest.raises(ValueError, match=r"expected \(5, K >= 5\)"):
+        recall_at_n(reference_xy, query_xy, topk, ns=(1, 5))

@@ -38,6 +38,7 @@ from softloc.datasets.images import ColourStoreLoader, colour_store_loader, read
 from softloc.datasets.positions import latlon, parse_zone
 
 FOLDERS = {"reference": "database", "queries": "queries"}
+SOURCES = {"reference": "db", "queries": "queries"}   # TESTSET_IMAGES source, as the .mat lists
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 FIELDS = ("utm_east", "utm_north", "utm_zone_number", "utm_zone_letter", "latitude", "longitude", "pano_id",
           "tile_num", "heading", "pitch", "roll", "altitude", "timestamp", "note")
@@ -92,7 +93,7 @@ def read_split(cfg: Mapping[str, Any]) -> TestSplit:
         first = {z: next(t["path"][t["utm_zone"] == z].iloc[0] for t in rows.values() if (t["utm_zone"] == z).any()) for z in zones}
         raise ValueError(f"{root}: images in several UTM zones {zones} (e.g. {first}); positions of one test set must share a zone")
     utm_zone = zones[0] if zones else ""
-    tables = {name: _table(table, FOLDERS[name], str(cfg["condition"]), utm_zone, root) for name, table in rows.items()}
+    tables = {name: _table(table, SOURCES[name], str(cfg["condition"]), utm_zone, root) for name, table in rows.items()}
     return TestSplit(tables["reference"], tables["queries"], counts)
 
 
