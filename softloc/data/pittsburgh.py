@@ -23,6 +23,7 @@ is an error too.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ UTM_ORDERS = ("easting_northing", "northing_easting")
 EASTING_RANGE_M = (100_000.0, 900_000.0)   # every UTM easting (166-834 km) lies inside
 _NAME_PATTERN = r"_pitch(\d+)_yaw(\d+)\.\w+$"
 _FIELDS = ("dbImageFns", "utmDb", "qImageFns", "utmQ")
+_MAT_HEADER_TEXT = 116   # a MAT 5 file opens with 116 bytes of free text (scipy writes the time there)
+_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by softloc.data.pittsburgh"
 _STRUCT_SCALARS = ("numImages", "numQueries", "posDistThr", "posDistSqThr", "nonTrivPosDistSqThr")
 
 
@@ -164,9 +167,12 @@ def write_lists(path: str | os.PathLike, reference: pd.DataFrame, queries: pd.Da
                                "numQueries": float(len(queries)), "posDistThr": float(pos_dist_thr_m),
                                "posDistSqThr": float(pos_dist_thr_m) ** 2,
                                "nonTrivPosDistSqThr": float(non_trivial_pos_dist_m) ** 2}}
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, fields, do_compression=True)
+    data = bytearray(buffer.getvalue())
+    data[:_MAT_HEADER_TEXT] = _MAT_HEADER.ljust(_MAT_HEADER_TEXT)   # no creation time: same lists, same bytes
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            scipy.io.savemat(f, fields, do_compression=True)
+        tmp.write_bytes(bytes(data))
     log.info("wrote %s (%s layout): %d references, %d queries", path, layout, len(reference), len(queries))
 
 
