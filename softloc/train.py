@@ -438,7 +438,13 @@ class Trainer:
 
 
 def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike) -> dict[str, Any]:
-    """Train (or, for `loss: none`, initialise) one method and write its model file and reports."""
+    """Train (or, for `loss: none`, initialise) one method and write its model file and reports.
+
+    A method with `checkpoint: <path>` (and `loss: none`) imports that pytorch-NetVlad
+    checkpoint instead (softloc.models.netvlad_import): validated and saved as is.
+    """
+    if method_cfg.get("checkpoint"):
+        return import_method(method, method_cfg, model_cfg, train_cfg, data, model_path, report_dir, resume_root)
     trainer = Trainer(method, method_cfg, model_cfg, train_cfg, data, report_dir, resume_root)
     if trainer.loss_fn is None:
         init_clusters(trainer.net, data, train_cfg, trainer.device, trainer.amp)
@@ -448,3 +454,20 @@ def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, A
         trainer.run()
     return trainer.finish(model_path)
 
+
+
+def import_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike) -> dict[str, Any]:
+    """A pytorch-NetVlad checkpoint as the method's network (its architecture, params `model`'s
+    image size): validated like an off-the-shelf network and written as the model file."""
+    from softloc.models.netvlad_import import import_netvlad
+
+    if method_cfg.get("loss") not in (None, "none"):
+        raise ValueError(f"method {method}: checkpoint {method_cfg['checkpoint']} is imported as is and needs "
+                         f"loss: none (got loss: {method_cfg.get('loss')})")
+    net, imported_cfg = import_netvlad(method_cfg["checkpoint"], model_cfg)
+    trainer = Trainer(method, method_cfg, imported_cfg, train_cfg, data, report_dir, resume_root)
+    trainer.net.load_state_dict(net.state_dict())
+    trainer.model_cfg = {**imported_cfg, "init": "checkpoint"}   # the summary's init; load_model rebuilds with random
+    trainer.open_log()
+    trainer.validate_and_track()
+    return trainer.finish(model_path)
