@@ -136,7 +136,7 @@ def parse_views(names: Sequence[str], where: str) -> tuple[np.ndarray, np.ndarra
     if unparsed.any():
         row = int(np.flatnonzero(unparsed)[0])
         raise ValueError(f"{where} row {row} {names[row]!r} does not end in _pitch<P>_yaw<Y>.<ext> "
-                         f"({int(unparsed.sum())} such names)")
+                         f"({int(unparsed.sum())} such names; a list without Pittsburgh's view names needs pitch: null)")
     return views[0].astype(np.int64).to_numpy(), views[1].astype(np.int64).to_numpy()
 
 
