@@ -141,7 +141,8 @@ def localize(the_map: Map, images: Sequence[Path], top_k: int = 5, batch_size: i
                           for p in images[start:start + QUERY_CHUNK]])
         parts.append(extract_features(the_map.net, batch, preprocess, batch_size=batch_size, device=the_map.device,
                                       whitening=the_map.whitening, desc="queries"))
-    distances, rows = search_topk(the_map.features, np.concatenate(parts), top_k)
+    rows, squared = search_topk(the_map.features, np.concatenate(parts), top_k)
+    distances = np.sqrt(np.maximum(squared, 0.0))
     k = rows.shape[1]
     ref = the_map.reference.iloc[rows.ravel()]
     return pd.DataFrame({

@@ -28,31 +28,13 @@ def search_top1(reference: np.ndarray, queries: np.ndarray, cpu_tile: tuple[int,
 
     `cpu_tile` is faiss's BLAS tile (queries, references) on the CPU; it changes speed only.
     """
-    import faiss
-
-    reference = _as_float32(reference, "reference")
-    queries = _as_float32(queries, "queries")
-    if reference.shape[1] != queries.shape[1]:
-        raise ValueError(f"feature dims differ: reference {reference.shape}, queries {queries.shape}")
-    if len(reference) == 0:
-        raise ValueError("search_top1: no reference features to search")
-    index = faiss.IndexFlatL2(reference.shape[1])
-    if faiss_gpu_available():
-        gpu_resources = faiss.StandardGpuResources()  # must outlive the GPU index: kept until return
-        index = faiss.index_cpu_to_gpu(gpu_resources, 0, index)
-    else:
-        faiss.cvar.distance_compute_blas_query_bs, faiss.cvar.distance_compute_blas_database_bs = cpu_tile
-    index.add(reference)
-    _, idx = index.search(queries, 1)
-    return idx[:, 0].astype(np.int64)
+    return search_topk(reference, queries, 1, cpu_tile)[0][:, 0]
 
 
 def search_topk(reference: np.ndarray, queries: np.ndarray, k: int,
                 cpu_tile: tuple[int, int] = CPU_TILE) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k search by L2 distance: (distances (Q, k) float32, rows (Q, k) int64), best first.
-
-    k is capped at the number of references. Distances are L2 (not squared).
-    """
+    """Exact k-nearest search by L2 distance: (Q, k) reference rows, best first, and their
+    squared distances. k is capped at the number of references."""
     import faiss
 
     reference = _as_float32(reference, "reference")
@@ -60,8 +42,7 @@ def search_topk(reference: np.ndarray, queries: np.ndarray, k: int,
     if reference.shape[1] != queries.shape[1]:
         raise ValueError(f"feature dims differ: reference {reference.shape}, queries {queries.shape}")
     if len(reference) == 0:
-        raise ValueError("search_topk: no reference features to search")
-    k = min(int(k), len(reference))
+        raise ValueError("search: no reference features to search")
     index = faiss.IndexFlatL2(reference.shape[1])
     if faiss_gpu_available():
         gpu_resources = faiss.StandardGpuResources()  # must outlive the GPU index: kept until return
@@ -69,8 +50,8 @@ def search_topk(reference: np.ndarray, queries: np.ndarray, k: int,
     else:
         faiss.cvar.distance_compute_blas_query_bs, faiss.cvar.distance_compute_blas_database_bs = cpu_tile
     index.add(reference)
-    squared, rows = index.search(queries, k)
-    return np.sqrt(np.maximum(squared, 0.0)).astype(np.float32), rows.astype(np.int64)
+    distances, idx = index.search(queries, min(int(k), len(reference)))
+    return idx.astype(np.int64), distances
 
 
 def search_top1_numpy(reference: np.ndarray, queries: np.ndarray, chunk: int = 512) -> np.ndarray:

@@ -23,11 +23,21 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Mapping, Sequence
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pydantic import Field
+
+CONDITION_PATTERN = r"^[a-z][a-z0-9_]*$"   # as softloc.config: conditions become column values
+
+
+
+def store_aspect_field(default: list[int] | None) -> tuple[Any, Any]:
+    """The CONFIG field (type, default) of params `store_aspect`: null or [width, height]."""
+    return list[Annotated[int, Field(ge=1)]] | None, Field(default, min_length=2, max_length=2)
+
 
 # EXIF orientations (5-8) that swap width and height.
 _TRANSPOSING = {5, 6, 7, 8}

@@ -1,6 +1,6 @@
 """Pittsburgh 250k, and any NetVLAD-style .mat list, as a test set with the paper's protocol.
 
-params `testsets.<name>` (defaults in DEFAULTS):
+params `testsets.<name>` (CONFIG: types and defaults, checked by softloc.config):
 
     format: pittsburgh
     split: the .mat list: flat (the authors' pitts250k_test_lists.mat) or NetVLAD's dbStruct
@@ -22,25 +22,30 @@ Every drop is counted in the split's counts, by reason. Images are colour JPEGs.
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, create_model
 
 from softloc.data import pittsburgh as lists_file
 from softloc.datasets.base import TestSplit, testset_table
-from softloc.datasets.images import ColourStoreLoader, colour_store_loader, read_colour
+from softloc.datasets.images import (CONDITION_PATTERN, ColourStoreLoader, colour_store_loader, read_colour,
+                                     store_aspect_field)
 from softloc.datasets.positions import latlon
 
-DEFAULTS: dict[str, Any] = {
-    "queries_dir": "queries_real",
-    "utm_zone": "17T",
-    "utm_order": "auto",
-    "pitch": 1,
-    "max_reference_distance_m": 100.0,
-    "condition": lists_file.CONDITION,
-    "store_aspect": None,
-}
+# params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
+CONFIG = create_model(
+    "PittsburghConfig",
+    queries_dir=(str, "queries_real"),
+    utm_zone=(str, Field("17T", pattern=r"^(\d{1,2}[C-HJ-NP-X])?$")),
+    utm_order=(Literal["auto", "easting_northing", "northing_easting"], "auto"),
+    pitch=(Literal[1, 2] | None, 1),
+    max_reference_distance_m=(float | None, Field(100.0, gt=0)),
+    condition=(str, Field(lists_file.CONDITION, pattern=CONDITION_PATTERN)),
+    store_aspect=store_aspect_field(None),
+)
+DEFAULTS: dict[str, Any] = {name: field.default for name, field in CONFIG.model_fields.items()}
 
 
 def read_split(cfg: Mapping[str, Any]) -> TestSplit:

@@ -28,13 +28,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, create_model
 
 from softloc.datasets.base import TestSplit, testset_table
-from softloc.datasets.images import ColourStoreLoader, colour_store_loader, read_colour
+from softloc.datasets.images import (CONDITION_PATTERN, ColourStoreLoader, colour_store_loader, read_colour,
+                                     store_aspect_field)
 from softloc.datasets.positions import latlon, parse_zone
 
 FOLDERS = {"reference": "database", "queries": "queries"}
@@ -42,7 +44,14 @@ SOURCES = {"reference": "db", "queries": "queries"}   # TESTSET_IMAGES source, a
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 FIELDS = ("utm_east", "utm_north", "utm_zone_number", "utm_zone_letter", "latitude", "longitude", "pano_id",
           "tile_num", "heading", "pitch", "roll", "altitude", "timestamp", "note")
-DEFAULTS: dict[str, Any] = {"malformed": "error", "store_aspect": [4, 3]}
+# params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
+CONFIG = create_model(
+    "VgbenchConfig",
+    condition=(str, Field(pattern=CONDITION_PATTERN)),
+    malformed=(Literal["error", "drop"], "error"),
+    store_aspect=store_aspect_field([4, 3]),
+)
+DEFAULTS: dict[str, Any] = {name: field.default for name, field in CONFIG.model_fields.items() if not field.is_required()}
 
 
 class MalformedName(ValueError):
