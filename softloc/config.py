@@ -84,9 +84,18 @@ class SyntheticFaults(Section):
     no_ins_coverage: NonNegativeInt
 
 
+Span = Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]
+
+
+class SyntheticRegions(Section):
+    val: Span       # [start, end] fractions of the route
+    test: Span
+
+
 class Synthetic(Section):
     seed: NonNegativeInt
     route_length_m: PositiveFloat
+    regions: SyntheticRegions | None = None   # None: softloc.data.synthetic's default
     frame_spacing_m: PositiveFloat
     image_width: Annotated[int, Field(ge=8)]
     image_height: Annotated[int, Field(ge=8)]
@@ -143,7 +152,6 @@ class Model(Section):
     weights: str = ""
     clusters: PositiveInt
     image_max_side: Annotated[int, Field(ge=16)]
-    seed: NonNegativeInt = 0
     small_channels: Annotated[list[PositiveInt], Field(min_length=1)] = [16, 32, 64, 128]
 
 
@@ -154,7 +162,6 @@ class Mining(Section):
 
 
 class Train(Section):
-    seed: NonNegativeInt
     device: Literal["auto", "cpu", "cuda"]
     amp: Literal["bf16", "fp16", "off"] = "bf16"
     lr: PositiveFloat
@@ -268,7 +275,11 @@ class Extract(Section):
 
 class Evaluate(Section):
     thresholds_m: Annotated[list[PositiveFloat], Field(min_length=1)]
+    headline_m: PositiveFloat
     curve_max_m: PositiveFloat
+    top_k: PositiveInt
+    recall_at: Annotated[list[PositiveInt], Field(min_length=1)]
+    recall_radius_m: PositiveFloat
 
 
 class Report(Section):
@@ -300,8 +311,8 @@ class Params(Section):
     extract: Extract
     evaluate: Evaluate
     report: Report
-    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)] = [0]
-    testsets: dict[Name, dict[str, Any]] = {}
+    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]   # the (method, seed) training matrix
+    testsets: Annotated[dict[Name, dict[str, Any]], Field(min_length=1)]
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -357,6 +368,10 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
     def fail(key: str, value: Any, allowed: str) -> None:
         raise ParamsError(key, value, allowed, source)
 
+    for name in ("val", "test") if p.synthetic.regions else ():
+        start, end = getattr(p.synthetic.regions, name)
+        if start >= end:
+            fail(f"synthetic.regions.{name}", [start, end], "[start, end] fractions of the route with start < end")
     for i, group in enumerate(p.synthetic.traversals):
         if group.reverse > group.runs:
             fail(f"synthetic.traversals[{i}].reverse", group.reverse, f"at most runs ({group.runs})")
@@ -371,6 +386,14 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
                 fail(f"split.{region}.{axis}_min", low, f"below split.{region}.{axis}_max ({high})")
     _unique(p.split.query_conditions, "split.query_conditions", source)
     _unique(p.seeds, "seeds", source)
+    _unique(p.evaluate.thresholds_m, "evaluate.thresholds_m", source)
+    _unique(p.evaluate.recall_at, "evaluate.recall_at", source)
+    for i, n in enumerate(p.evaluate.recall_at):
+        if n > p.evaluate.top_k:
+            fail(f"evaluate.recall_at[{i}]", n, f"<= evaluate.top_k ({p.evaluate.top_k}): only top_k references are kept")
+    for key, d in [("headline_m", p.evaluate.headline_m)] + [(f"thresholds_m[{i}]", d) for i, d in enumerate(p.evaluate.thresholds_m)]:
+        if d > p.evaluate.curve_max_m:
+            fail(f"evaluate.{key}", d, f"<= evaluate.curve_max_m ({p.evaluate.curve_max_m}): the curves end there")
     if p.model.init == "imagenet" and p.model.backbone != "vgg16":
         fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 (no ImageNet weights for small)")
     if p.model.init == "imagenet" and not p.model.weights:

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from softloc import resume, schemas
 from softloc.imagestore import open_store
-from softloc.io import atomic_path, read_parquet
+from softloc.io import atomic_path, read_parquet, write_json
 from softloc.losses import TupleBatch, build_loss
 from softloc.metrics import accuracy_at, retrieval_errors
 from softloc.mining import MiningCache, TupleSampler, TupleSpec
@@ -305,10 +305,18 @@ class Trainer:
 
     def train_step(self, rows: np.ndarray) -> float:
         """One optimizer step on the (B, M) tuples `rows`; returns the loss."""
-        b, m = rows.shape
-        x = preprocess(load_batch(self.data.train.images, rows, self.device))
+        return self.model_step(*self.device_batch(rows))
+
+    def device_batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (B, M) tuples' uint8 images and anchor-centred positions (metres), on the device."""
         xy = self.data.train.xy[rows]
-        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32)).to(self.device)  # anchor-centred metres
+        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32)).to(self.device)
+        return load_batch(self.data.train.images, rows, self.device), positions
+
+    def model_step(self, images: torch.Tensor, positions: torch.Tensor) -> float:
+        """Forward, loss, backward and Adam step on device tuples (`device_batch`'s pair); returns the loss."""
+        b, m = positions.shape[:2]
+        x = preprocess(images)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             features = self.net(x)
         batch = TupleBatch(features.float().view(b, m, -1), positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
@@ -373,7 +381,7 @@ class Trainer:
                 st.global_step += 1
                 st.seconds += seconds
                 st.images_seen += rows.size
-                self.record({"step": st.global_step, "train/loss": loss, "train/images_per_s": rows.size / seconds, "train/lr": lr})
+                self.record({"step": st.global_step, "train/loss": loss, "train/lr": lr})
                 bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rows.size / seconds:.0f}")
                 bar.update()
                 if val_every and st.global_step % val_every == 0:
@@ -403,9 +411,15 @@ class Trainer:
             "best_val_top1": st.best_acc,
             "best_step": st.best_step,
             "val_threshold_m": float(self.train_cfg["val_threshold_m"]),
-            "train_seconds": round(st.seconds, 2),
-            "images_per_s": round(st.images_seen / st.seconds, 1) if st.seconds else 0.0,
         }
+
+    def telemetry(self) -> dict[str, Any]:
+        """Wall-clock figures of the run: printed and kept, but never in a tracked output
+        (they differ on every run, so they would make DVC rerun everything downstream)."""
+        st = self.state
+        return {"train_seconds": round(st.seconds, 2), "images_seen": st.images_seen,
+                "images_per_s": round(st.images_seen / st.seconds, 1) if st.seconds else 0.0,
+                "device": str(self.device)}
 
     def open_log(self) -> None:
         """Start the dvclive logs afresh and replay the history of a resumed run into them."""
@@ -442,8 +456,11 @@ class Trainer:
         return summary
 
 
-def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike) -> dict[str, Any]:
-    """Train (or, for `loss: none`, initialise) one method and write its model file and reports."""
+def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike, telemetry_path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Train (or, for `loss: none`, initialise) one method and write its model file and reports.
+
+    Returns the run summary (also in the model file and metrics.json). Its wall-clock figures go
+    to `telemetry_path` (JSON) when given: never into the tracked outputs."""
     trainer = Trainer(method, method_cfg, model_cfg, train_cfg, data, report_dir, resume_root)
     trainer.model_path = Path(model_path)
     if trainer.loss_fn is None:
@@ -452,5 +469,8 @@ def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, A
         trainer.validate_and_track()
     else:
         trainer.run()
-    return trainer.finish(model_path)
+    summary = trainer.finish(model_path)
+    if telemetry_path is not None:
+        write_json(trainer.telemetry(), telemetry_path)
+    return summary
 

@@ -40,19 +40,22 @@ from softloc.schemas import IMAGES, SPLIT_IMAGES, TRAIN_ANCHORS
 
 log = logging.getLogger(__name__)
 
-_ANCHOR_CHUNK = 256  # anchors per radius query: bounds the memory of SciPy's Python lists
+_ANCHOR_CHUNK = 256
+# The held-out test split is the input of the `robotcar` test set (softloc.datasets.robotcar): a
+# folder of its own, the dependency of its testset stage.
+OUTPUT_FILES = {"test_reference": "test/reference.parquet", "test_queries": "test/queries.parquet"}  # anchors per radius query: bounds the memory of SciPy's Python lists
 
 
 def run_index(params: Mapping[str, Any], images_path: str | os.PathLike, out_dir: str | os.PathLike,
               report_path: str | os.PathLike) -> dict[str, Any]:
-    """The whole index stage: read images.parquet, write the five split tables, train_anchors and
-    the report (params: the `split` and `tuples` sections). Returns the report."""
+    """The whole index stage: read images.parquet, write the five split tables (the test split in
+    out_dir/test/), train_anchors and the report (params: the `split` and `tuples` sections). Returns the report."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
     images = io.read_parquet(images_path, IMAGES)
     tables, report = split_images(images, params["split"], float(params["tuples"]["max_radius_m"]))
     for name, table in tables.items():
-        io.write_parquet(table, out_dir / f"{name}.parquet", SPLIT_IMAGES)
+        io.write_parquet(table, out_dir / OUTPUT_FILES.get(name, f"{name}.parquet"), SPLIT_IMAGES)
     log.info("building training anchors with %s", params["tuples"])
     anchors = build_anchors(tables["train_images"], params["tuples"])
     io.write_parquet(anchors, out_dir / "train_anchors.parquet", TRAIN_ANCHORS)

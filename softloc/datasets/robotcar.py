@@ -29,9 +29,8 @@ def read_split(cfg: Mapping[str, Any]) -> TestSplit:
     folder = Path(cfg["split"])
     tables = {name: _convert(read_parquet(folder / f"{name}.parquet", SPLIT_IMAGES), str(cfg["utm_zone"]))
               for name in ("reference", "queries")}
-    counts = {name: {"images": len(t), "by_condition": t["condition"].value_counts().sort_index().to_dict()}
-              for name, t in tables.items()}
-    return TestSplit(tables["reference"], tables["queries"], counts)
+    return TestSplit(tables["reference"], tables["queries"],
+                     {"source": f"{folder}: the index stage's held-out split (its drops: reports/index.json)"})
 
 
 def load_image(path: Path) -> np.ndarray:
