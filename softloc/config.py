@@ -49,7 +49,7 @@ class ParamsError(ValueError):
     def __init__(self, key: str, value: Any, allowed: str, source: str = "params.yaml") -> None:
         self.key, self.value, self.allowed = key, value, allowed
         shown = "(missing)" if value is _MISSING else _short(value)
-        super().__init__(f"{source}: {key} = {shown}: {allowed}")
+        super().__init__(f"{source}: {key} = {shown}: {allowed}" if key else f"{source}: {allowed}")
 
 
 class Section(BaseModel):
