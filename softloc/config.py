@@ -84,24 +84,26 @@ class SyntheticFaults(Section):
     no_ins_coverage: NonNegativeInt
 
 
-Span = Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=2, max_length=2)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
 class SyntheticRegions(Section):
-    val: Span       # [start, end] fractions of the route
-    test: Span
+    """[start, end] fractions of the route: the default validation and test boxes."""
+
+    val: Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+    test: Annotated[list[Fraction], Field(min_length=2, max_length=2)]
 
 
 class Synthetic(Section):
     seed: NonNegativeInt
     route_length_m: PositiveFloat
-    regions: SyntheticRegions | None = None   # None: softloc.data.synthetic's default
     frame_spacing_m: PositiveFloat
     image_width: Annotated[int, Field(ge=8)]
     image_height: Annotated[int, Field(ge=8)]
     traversals: Annotated[list[SyntheticTraversals], Field(min_length=1)]
     faults: SyntheticFaults
     png_compression: Annotated[int, Field(ge=0, le=9)]
+    regions: SyntheticRegions
 
 
 class Clean(Section):
@@ -311,7 +313,7 @@ class Params(Section):
     extract: Extract
     evaluate: Evaluate
     report: Report
-    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]   # the (method, seed) training matrix
+    seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]
     testsets: Annotated[dict[Name, dict[str, Any]], Field(min_length=1)]
 
 
@@ -368,10 +370,6 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
     def fail(key: str, value: Any, allowed: str) -> None:
         raise ParamsError(key, value, allowed, source)
 
-    for name in ("val", "test") if p.synthetic.regions else ():
-        start, end = getattr(p.synthetic.regions, name)
-        if start >= end:
-            fail(f"synthetic.regions.{name}", [start, end], "[start, end] fractions of the route with start < end")
     for i, group in enumerate(p.synthetic.traversals):
         if group.reverse > group.runs:
             fail(f"synthetic.traversals[{i}].reverse", group.reverse, f"at most runs ({group.runs})")
@@ -384,16 +382,23 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
             low, high = getattr(box, f"{axis}_min"), getattr(box, f"{axis}_max")
             if low >= high:
                 fail(f"split.{region}.{axis}_min", low, f"below split.{region}.{axis}_max ({high})")
+    for region in ("val", "test"):
+        start, end = getattr(p.synthetic.regions, region)
+        if start >= end:
+            fail(f"synthetic.regions.{region}", [start, end], "[start, end] fractions of the route with start < end")
     _unique(p.split.query_conditions, "split.query_conditions", source)
     _unique(p.seeds, "seeds", source)
     _unique(p.evaluate.thresholds_m, "evaluate.thresholds_m", source)
     _unique(p.evaluate.recall_at, "evaluate.recall_at", source)
-    for i, n in enumerate(p.evaluate.recall_at):
-        if n > p.evaluate.top_k:
-            fail(f"evaluate.recall_at[{i}]", n, f"<= evaluate.top_k ({p.evaluate.top_k}): only top_k references are kept")
     for key, d in [("headline_m", p.evaluate.headline_m)] + [(f"thresholds_m[{i}]", d) for i, d in enumerate(p.evaluate.thresholds_m)]:
         if d > p.evaluate.curve_max_m:
             fail(f"evaluate.{key}", d, f"<= evaluate.curve_max_m ({p.evaluate.curve_max_m}): the curves end there")
+    if max(p.evaluate.recall_at) > p.evaluate.top_k:
+        fail("evaluate.recall_at", p.evaluate.recall_at, f"at most evaluate.top_k ({p.evaluate.top_k}) references each")
+    for name, entry in p.testsets.items():
+        if entry["format"] == "robotcar" and entry["images"] != p.data.raw_root:
+            fail(f"testsets.{name}.images", entry["images"],
+                 f"data.raw_root ({p.data.raw_root}): a robotcar test set is cut from those traversals")
     if p.model.init == "imagenet" and p.model.backbone != "vgg16":
         fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 (no ImageNet weights for small)")
     if p.model.init == "imagenet" and not p.model.weights:
