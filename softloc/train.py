@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from softloc import resume, schemas
 from softloc.imagestore import open_store
-from softloc.io import atomic_path, read_parquet, write_json
+from softloc.io import read_parquet, write_json
 from softloc.losses import TupleBatch, build_loss
 from softloc.metrics import accuracy_at, retrieval_errors
 from softloc.mining import MiningCache, TupleSampler, TupleSpec
