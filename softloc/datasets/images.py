@@ -13,7 +13,7 @@ same size. Two policies, per test set (params `testsets.<name>.store_aspect`):
 
 Decoding is the cost of building a store: a JPEG is decoded at the smallest DCT scale (1/2,
 1/4, 1/8, by libjpeg through Pillow's `draft`) whose pixels still cover the store size, then
-area-resampled; a 640x480 view for a 96 px store decodes at 160x120 (about 3x faster than a
+area-resampled; a 640x480 view for a 96 px store decodes at 160x120 (2.6x less CPU than a
 full decode, benchmarks/bench_jpeg_store.py). EXIF orientation is applied (phone photos).
 """
 
@@ -31,7 +31,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import Field
 
 CONDITION_PATTERN = r"^[a-z][a-z0-9_]*$"   # as softloc.config: conditions become column values
-
 
 
 def store_aspect_field(default: list[int] | None) -> tuple[Any, Any]:
