@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import Run, setup_logging, testset_dir
+from pipeline import Run, setup_logging, stage_params, testset_dir
 from softloc.evaluation import RETRIEVALS
 from softloc.features import Whitening
 from softloc.gradcam import match_gradcam
 from softloc.imagestore import open_store
 from softloc.io import read_parquet, write_json
 from softloc.models import load_model
-from softloc.params import load_params
 from softloc.pca import load_pca
 from softloc.report.figure3 import Figure3Row, draw_figure3, select_queries
 from softloc.schemas import TESTSET_IMAGES
@@ -39,7 +38,7 @@ OUT = Path("reports/figures/figure3")
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    params = load_params()
+    params = stage_params()
     cfg = params["gradcam"]
     testset, seed, ours = str(cfg["testset"]), int(cfg["seed"]), str(cfg["method"])
     if ours not in params["methods"]:

@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import Run, setup_logging, testset_dir
+from pipeline import Run, setup_logging, stage_params, testset_dir
 from softloc.evaluation import RETRIEVALS
 from softloc.io import read_parquet, write_json
-from softloc.params import load_params
 from softloc.schemas import TESTSET_IMAGES
 from softloc.seasons_eval import pose_metrics, submission_lines, submission_path, write_submission
 
@@ -56,7 +55,7 @@ def top1_per_query(path: Path, n_queries: int) -> np.ndarray:
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    params = load_params()
+    params = stage_params()
     summary: dict[str, Any] = {}
     for testset, cfg in seasons_testsets(params).items():
         dataset = str(cfg["dataset"])

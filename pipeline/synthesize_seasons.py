@@ -17,9 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import setup_logging
+from pipeline import setup_logging, stage_params
 from softloc.data import synthetic_seasons
-from softloc.params import load_params
 
 log = logging.getLogger("synthesize_seasons")
 DEFAULT_OUT = "data/raw/seasons_synthetic"
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"folder to write (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     setup_logging()
-    params = load_params(args.params)
+    params = stage_params(args.params)
     town = {k: v for k, v in (params.get("synthetic") or {}).items() if k in ("seed", "route_length_m")}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

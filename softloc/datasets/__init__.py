@@ -12,7 +12,7 @@ from types import ModuleType
 
 from softloc.datasets.base import TestSplit, testset_table
 
-FORMATS = ("robotcar", "seasons")
+FORMATS = ("robotcar", "pittsburgh", "vgbench", "seasons")
 
 __all__ = ["FORMATS", "TestSplit", "get", "testset_table"]
 

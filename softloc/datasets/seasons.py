@@ -12,6 +12,7 @@ params `testsets.<name>` (format `seasons`):
     slices:  CMU only: the slice numbers to read (e.g. [2, 3, 4, 5, 6, 13, ..., 21])
     reference_poses: CMU only: the reference pose file per slice, relative to `split`
              (default slice{slice}/ground-truth-database-images-slice{slice}.txt; `.nvm`: a model)
+    store_aspect: null (default) or [w, h], as for every colour test set (softloc.datasets.images)
 
 RobotCar Seasons (root layout): references are the cameras of `3D-models/all-merged/all.nvm`
 (names `overcast-reference/<camera>/<ts>.png`, files `.jpg`); queries are the union of the
@@ -41,13 +42,13 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
-import cv2
 import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
 from softloc.data import seasons as files
 from softloc.datasets.base import TestSplit, testset_table
+from softloc.datasets.images import ColourStoreLoader, colour_store_loader, read_colour, store_aspect_field
 
 ROBOTCAR_NVM = "3D-models/all-merged/all.nvm"
 ROBOTCAR_QUERY_LISTS = "3D-models/individual/queries_per_location"
@@ -67,6 +68,7 @@ CONFIG = create_model(
     truth=(str, ""),
     slices=(list[Annotated[int, Field(ge=2, le=25)]], []),
     reference_poses=(str, Field(default=CMU_REFERENCE_POSES, min_length=1)),
+    store_aspect=store_aspect_field(None),
 )
 
 
@@ -89,11 +91,14 @@ def read_split(cfg: Mapping[str, Any]) -> TestSplit:
 
 
 def load_image(path: Path) -> np.ndarray:
-    """A Seasons JPEG as uint8 RGB (H, W, 3); an unreadable file is an error naming it."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"{path}: not a readable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """A Seasons JPEG as uint8 RGB (H, W, 3) (RobotCar 1024x1024, CMU 1024x768 in the downloads)."""
+    return read_colour(path)
+
+
+def store_loader(cfg: Mapping[str, Any], max_side: int) -> ColourStoreLoader:
+    """The image store's loader: each JPEG decoded at a reduced DCT scale, at the store size
+    (`store_aspect`, default null: longest side `max_side`, aspect kept; one size per dataset)."""
+    return colour_store_loader({"store_aspect": None, **cfg}, max_side)
 
 
 def ground_axes(reference: pd.DataFrame) -> np.ndarray:

@@ -1,0 +1,95 @@
+"""`softloc localize` on a map built from the tiny synthetic Pittsburgh set: re-encoded reference
+views are put back at their true place; a map and a model that do not belong together are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from softloc import cli
+from softloc.data import synthetic_pittsburgh
+from softloc.datasets import pittsburgh as pittsburgh_format
+from softloc.features import Whitening, extract_features
+from softloc.imagestore import build_store, open_store
+from softloc.io import save_npy, write_parquet
+from softloc.localize import MapPaths, load_map
+from softloc.models import build_network, preprocess, save_model
+from softloc.pca import fit_pca, save_pca
+from softloc.schemas import TESTSET_IMAGES
+
+MODEL = {"backbone": "small", "init": "random", "clusters": 8, "small_channels": [8, 16, 32, 32], "image_max_side": 48}
+
+
+@pytest.fixture(scope="module")
+def built_map(tiny_pittsburgh: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """A project root with the map of method `tiny_method`, seed 0, test set `tiny`, as the pipeline lays it out."""
+    root = tmp_path_factory.mktemp("project")
+    paths = MapPaths.of("tiny_method", 0, "tiny", root)
+    cfg = {"split": str(tiny_pittsburgh / synthetic_pittsburgh.LIST_FILE), "images": str(tiny_pittsburgh)}
+    reference = pittsburgh_format.read_split(cfg).reference
+    write_parquet(reference, paths.reference, TESTSET_IMAGES)
+    build_store([tiny_pittsburgh / p for p in reference["path"]], paths.store, 48,
+                load=pittsburgh_format.store_loader(cfg, 48), workers=1)
+    net = build_network(MODEL)
+    save_model(paths.model, net, MODEL, {"method": "tiny_method"})
+    store, cpu = open_store(paths.store), torch.device("cpu")
+    pca = fit_pca(extract_features(net, store, preprocess, batch_size=64, device=cpu), dim=32, eps=1e-9)
+    save_pca(pca, paths.pca)
+    save_npy(extract_features(net, store, preprocess, batch_size=64, device=cpu, whitening=Whitening(pca)), paths.features)
+    return root, reference
+
+
+def test_localize_puts_re_encoded_reference_views_at_their_place(built_map, tiny_pittsburgh: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    root, reference = built_map
+    picks = [0, 17, 40, len(reference) - 1]
+    queries = tmp_path / "photos" / "day1"
+    queries.mkdir(parents=True)
+    for i in picks:   # the easy case: the same view, JPEG re-encoded at another quality and 640x480
+        view = cv2.imread(str(tiny_pittsburgh / reference["path"].iloc[i]))
+        view = cv2.resize(view, (640, 480), interpolation=cv2.INTER_LINEAR)
+        cv2.imwrite(str(queries / f"query_{i:03d}.jpg"), view, [cv2.IMWRITE_JPEG_QUALITY, 75])
+    out = tmp_path / "localized.csv"
+    status = cli.main(["localize", str(tmp_path / "photos"), "--method", "tiny_method", "--testset", "tiny",
+                       "--root", str(root), "--top-k", "3", "--out", str(out)])
+    assert status == 0
+    result = pd.read_csv(out, keep_default_na=False)
+    assert list(result.columns) == ["query", "rank", "reference", "reference_row", "easting", "northing",
+                                    "utm_zone", "latitude", "longitude", "feature_distance"]
+    assert len(result) == 3 * len(picks) and result["rank"].tolist() == [1, 2, 3] * len(picks)
+    top = result[result["rank"] == 1].reset_index(drop=True)
+    assert [Path(q).name for q in top["query"]] == [f"query_{i:03d}.jpg" for i in picks]
+    assert top["reference"].tolist() == reference["path"].iloc[picks].tolist()
+    np.testing.assert_allclose(top[["easting", "northing"]], reference[["easting", "northing"]].iloc[picks], atol=1e-3)
+    assert (top["utm_zone"] == "17T").all() and top["latitude"].between(40.40, 40.49).all()
+    assert (result.groupby("query")["feature_distance"].diff().dropna() >= 0).all()    # ranked best first
+    printed = capsys.readouterr().out
+    assert f"-> {reference['path'].iloc[0]}  UTM" in printed and "wrote" in printed
+
+
+def test_a_map_and_a_model_that_do_not_belong_together_are_refused(built_map, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    root, reference = built_map
+    paths = MapPaths.of("tiny_method", 0, "tiny", root)
+    with pytest.raises(ValueError, match="is method 'tiny_method', the map is 'soft'"):
+        load_map(paths, "soft")
+    other = tmp_path / "other.pt"      # same architecture, other weights: caught by re-extraction
+    save_model(other, build_network({**MODEL, "seed": 1}), MODEL, {"method": "tiny_method"})
+    with pytest.raises(ValueError, match="the map was built by another network"):
+        load_map(MapPaths(**{**paths.__dict__, "model": other}), "tiny_method")
+    wider = tmp_path / "wider.pt"
+    save_model(wider, build_network({**MODEL, "clusters": 4}), {**MODEL, "clusters": 4}, {"method": "tiny_method"})
+    with pytest.raises(ValueError, match=r"whitens 256-d descriptors but .*wider.pt \(tiny_method\) gives 128-d"):
+        load_map(MapPaths(**{**paths.__dict__, "model": wider}), "tiny_method")
+    short = tmp_path / "short.npy"
+    save_npy(np.load(paths.features)[:-1], short)
+    with pytest.raises(ValueError, match=rf"holds \({len(reference) - 1}, 32\) features; expected \({len(reference)}, 32\)"):
+        load_map(MapPaths(**{**paths.__dict__, "features": short}), "tiny_method")
+    status = cli.main(["localize", str(tmp_path / "nothing"), "--method", "tiny_method", "--testset", "tiny",
+                       "--root", str(root)])
+    assert status == 2 and "nothing: no such image file or folder" in capsys.readouterr().err
