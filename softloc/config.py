@@ -106,6 +106,23 @@ class Synthetic(Section):
     regions: SyntheticRegions
 
 
+class SyntheticPittsburgh(Section):
+    """The embedded Pittsburgh-format test set (softloc.data.synthetic_pittsburgh)."""
+
+    seed: NonNegativeInt
+    route_length_m: PositiveFloat
+    place_spacing_m: PositiveFloat
+    reference_lateral_m: NonNegativeFloat
+    reference_condition: Condition      # a synthetic_render.CONDITIONS name (the module checks too)
+    query_condition: Condition
+    query_places: PositiveInt
+    query_route_fraction: Annotated[float, Field(gt=0, le=1)]
+    query_lateral_m: NonNegativeFloat
+    image_width: Annotated[int, Field(ge=8)]
+    image_height: Annotated[int, Field(ge=8)]
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)]
+
+
 class Clean(Section):
     good_ins_status: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     max_ins_gap_s: PositiveFloat
@@ -197,7 +214,10 @@ class Method(Section):
 
 
 class NoLoss(Method):
-    """loss: none, the off-the-shelf network."""
+    """loss: none: the off-the-shelf network, or a published pytorch-NetVlad checkpoint imported
+    as the method's network (softloc.models.netvlad_import)."""
+
+    checkpoint: PathStr | None = None
 
 
 class SoftContrastive(Method):
@@ -303,6 +323,7 @@ class Params(Section):
 
     data: Data
     synthetic: Synthetic
+    synthetic_pittsburgh: SyntheticPittsburgh
     clean: Clean
     split: Split
     tuples: Tuples
