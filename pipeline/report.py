@@ -1,10 +1,11 @@
-"""Stage report: Table 1, Figures 1 and 4 and reports/index.html from every method's evaluation.
+"""Stage report: Table 1 (seeds, intervals), Figures 1 and 4, training curves, DVC plot data and
+reports/index.html from every (method, seed, test set) evaluation.
 
     python -m pipeline.report
 
-Reads params.yaml (methods, model, evaluate, report) and reports/eval/<method>/{metrics.json,
-curves.csv} for every method and reports/train/<method>/metrics.json (rows that kept the initial
-weights are marked); writes reports/table1.md, reports/figures/*.png, reports/index.html.
+Reads params.yaml (methods, seeds, testsets, model, evaluate, report) and the evaluate / train /
+testset outputs (softloc.report.results lists them); writes reports/table1.md, reports/index.html,
+reports/figures/*.png, reports/plots/*.csv and reports/report_inputs.json.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from softloc.report import build_report
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    build_report(load_params(), Path("reports/eval"), Path("reports"), train_root=Path("reports/train"))
+    build_report(load_params(), Path("."))
 
 
 if __name__ == "__main__":
