@@ -250,6 +250,14 @@ def test_plot_data_and_figures(built) -> None:
         assert out[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_dvc_metrics_have_short_unique_keys(built) -> None:
+    _, _, out = built
+    metrics = json.loads(out["metrics"].read_text())
+    assert set(metrics) == {"soft", "triplet", "lazy_triplet", "offtheshelf"}
+    assert set(metrics["soft"]) == {"mean", "car", "pitt"} and set(metrics["soft"]["car"]) == {"night", "sunny"}
+    assert metrics["lazy_triplet"] == metrics["offtheshelf"]
+
+
 def test_a_rerun_writes_byte_identical_files(built) -> None:
     root, params, out = built
     before = {k: p.read_bytes() for k, p in out.items()}

@@ -6,6 +6,9 @@ curves, DVC plot data and one HTML page, from every (method, seed, test set) eva
     reports/figures/*.png        softloc.report.figures
     reports/plots/*.csv          data of the DVC plots (softloc.report.plotdata)
     reports/report_inputs.json   every file read with its SHA-256 (`python -m softloc.report --check`)
+    reports/metrics.json         DVC metrics for `dvc exp show`: per method, accuracy at the headline
+                                 threshold (mean over seeds) per condition and mean, keys unique
+                                 across files so DVC prints them without the file path
 
 Modules: results (reading the layout), analysis (seed statistics, intervals), table1 (tables),
 figures, plotdata, page (markdown and HTML), provenance (git, paper settings, freshness), names.
@@ -17,9 +20,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from softloc.io import write_text
+from softloc.io import write_json, write_text
 from softloc.report import figures
-from softloc.report.analysis import build_table1
+from softloc.report.analysis import Table1, build_table1
 from softloc.report.names import paper_name, references
 from softloc.report.page import Section, html_page, markdown_page
 from softloc.report.plotdata import write_plot_data
@@ -73,11 +76,34 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
     differences = paper_differences(params)
     manifest = write_manifest_text(inputs.hashes)
     paths["table"], paths["index"], paths["manifest"] = out / "table1.md", out / "index.html", root / MANIFEST
+    paths["metrics"] = out / "metrics.json"
+    write_json(headline_metrics(table, single), paths["metrics"])
     cited = references(params["methods"])
     write_text(markdown_page(TITLE, git, params, differences, sections, cited, CHECK_COMMAND), paths["table"])
     write_text(html_page(TITLE, git, params, differences, sections, cited, manifest, CHECK_COMMAND), paths["index"])
     write_text(manifest, paths["manifest"])
     return paths
+
+
+def headline_metrics(table: Table1, single: bool) -> dict[str, Any]:
+    """{method: {"mean": .., <condition>: ..}} (single test set) or {method: {"mean": .., <test set>:
+    {<condition>: ..} or value for a single-condition test set}}: percent at the headline threshold,
+    mean over seeds, every method (identical ones repeat their row's numbers)."""
+    out: dict[str, Any] = {}
+    for row, members in table.groups.items():
+        values: dict[str, Any] = {}
+        for t, c in table.columns:
+            value = round(float(table.mean.at[row, (t, c, table.headline)]), 2)
+            if c == "mean":
+                values["mean"] = value
+            elif single:
+                values[c] = value
+            elif c == t:
+                values[t] = value
+            else:
+                values.setdefault(t, {})[c] = value
+        out.update({m: values for m in members})
+    return out
 
 
 def report_sections(results, params, table, labels, marks, single) -> list[Section]:  # noqa: ANN001

@@ -39,7 +39,7 @@ class GitState:
 
     def describe(self) -> str:
         if not self.commit:
-            return "not a git checkout: commit unknown"
+            return "an unknown commit (not a git checkout)"
         text = f"commit {self.commit[:12]} ({self.date})"
         if self.dirty:
             text += f", DIRTY: uncommitted changes to {', '.join(self.changed)}"

@@ -97,8 +97,7 @@ def table1_grid(table: Table1, labels: dict[str, str], single_testset: bool) -> 
     headers = [[column_label((t, c), single_testset) for t, c, _ in cols],
                [threshold_label(k) for _, _, k in cols]]
     diff_header = f"Δ mean {threshold_label(table.headline)}"
-    reference = labels[table.reference].split(" (")[0] if table.reference else ""
-    headers[0].append(f"{reference} minus row" if reference else "difference")
+    headers[0].append(f"{table.reference} − row" if table.reference else "difference")
     headers[1].append(f"{diff_header} [95%]")
     grid = Grid("method", headers)
     printed = table.mean[cols].round(1)
