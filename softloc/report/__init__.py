@@ -62,14 +62,16 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
     variants = {m: short[m] for m in params["report"]["variants"] if m in params["methods"]}
 
     paths = {k: out / v for k, v in FIGURES.items()}
-    figures.plot_accuracy_curves(results, row_short, table.columns, titles, table.reference, paths["curves"],
-                                 "Accuracy over the distance threshold (Figure 4, top)")
-    figures.plot_accuracy_curves(results, variants, table.columns, titles, table.reference, paths["variants"],
+    curves, bound = figures.accuracy_curves(results, table.columns)
+    figures.plot_accuracy_curves(curves, bound, results.methods, row_short, table.columns, titles, table.reference,
+                                 paths["curves"], "Accuracy over the distance threshold (Figure 4, top)")
+    figures.plot_accuracy_curves(curves, bound, results.methods, variants, table.columns, titles, table.reference,
+                                 paths["variants"],
                                  "Soft contrastive loss: influence functions and combination (Figure 4, bottom)")
     figures.plot_influence_functions(*figures.influence_loss(params), paths["influence"])
     figures.plot_training_curves(results, short, table.reference, paths["training"])
     figures.plot_block_length(table.block_lengths, table.block_m, paths["blocks"])
-    paths.update(write_plot_data(out, results, row_short, variants, table.columns, titles, short))
+    paths.update(write_plot_data(out, results, curves, bound, row_short, variants, table.columns, titles, short))
 
     sections = report_sections(results, params, table, labels, marks, single)
     git = git_state(root)

@@ -43,46 +43,39 @@ def line_style(index: int, reference: bool) -> dict[str, Any]:
             "lw": 2.6 if reference else 1.5, "zorder": 3 if reference else 2}
 
 
-def mean_curves(results: Results, method: str, columns: list[Column]) -> pd.DataFrame:
-    """Accuracy (%) over d per column, mean over seeds; the mean column averages all conditions."""
-    frames = []
-    for s in results.seeds:
-        per = {}
-        for t, c in columns[:-1]:
-            curves = results.run(method, s, t).curves
-            per[(t, c)] = curves.set_index("d_m")[c]
-        frame = pd.DataFrame(per)
-        frame[("", MEAN)] = frame.mean(axis=1)
-        frames.append(frame)
-    return sum(frames) / len(frames)
+def accuracy_curves(results: Results, columns: list[Column]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Accuracy (%) over d per column for every method (mean over seeds; the mean column averages
+    every condition column), and the upper bound (the same for every method)."""
+    def frame(curves: dict[str, pd.DataFrame], prefix: str) -> pd.DataFrame:
+        out = pd.DataFrame({(t, c): curves[t][prefix + c].to_numpy() for t, c in columns[:-1]},
+                           index=next(iter(curves.values()))["d_m"].to_numpy())
+        out[("", MEAN)] = out.mean(axis=1)
+        return out
+
+    testsets = sorted({t for t, _ in columns[:-1]})
+    per_method = {}
+    for m in results.methods:
+        seeds = [frame({t: results.run(m, s, t).curves for t in testsets}, "") for s in results.seeds]
+        per_method[m] = sum(seeds) / len(seeds)
+    bound = frame({t: results.run(results.methods[0], results.seeds[0], t).curves for t in testsets}, "upper_bound_")
+    return per_method, bound
 
 
-def bound_curves(results: Results, columns: list[Column]) -> pd.DataFrame:
-    """The upper bound over d per column (the same for every method)."""
-    per = {}
-    for t, c in columns[:-1]:
-        curves = results.run(results.methods[0], results.seeds[0], t).curves
-        per[(t, c)] = curves.set_index("d_m")[f"upper_bound_{c}"]
-    frame = pd.DataFrame(per)
-    frame[("", MEAN)] = frame.mean(axis=1)
-    return frame
-
-
-def plot_accuracy_curves(results: Results, rows: dict[str, str], columns: list[Column], titles: list[str],
-                         reference: str | None, path: Path, title: str) -> None:
-    """Accuracy over d, one panel per column, one line per row (`rows`: method -> legend label)."""
+def plot_accuracy_curves(curves: dict[str, pd.DataFrame], bound: pd.DataFrame, methods: list[str],
+                         rows: dict[str, str], columns: list[Column], titles: list[str], reference: str | None,
+                         path: Path, title: str) -> None:
+    """Accuracy over d, one panel per column, one line per row (`rows`: method -> legend label;
+    `curves`, `bound`: from `accuracy_curves`; `methods`: params order, for the line styles)."""
     ncols = min(len(columns), min((4, 3), key=lambda c: (-len(columns)) % c))
     nrows = math.ceil(len(columns) / ncols)
     legend_cols = 2 if ncols >= 3 else 1
     legend_inches = 0.24 * math.ceil((len(rows) + 1) / legend_cols) + 0.3
     height = 2.9 * nrows + 0.6 + legend_inches
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, height), squeeze=False, sharey=True)
-    bound = bound_curves(results, columns)
-    curves = {m: mean_curves(results, m, columns) for m in rows}
     for ax, column, panel_title in zip(axes.flat, columns, titles):
         ax.plot(bound.index, bound[column], color="k", linestyle=(0, (4, 2)), lw=1.2, label=UPPER_BOUND)
         for method, label in rows.items():
-            style = line_style(results.methods.index(method), method == reference)
+            style = line_style(methods.index(method), method == reference)
             ax.plot(curves[method].index, curves[method][column], label=label, **style)
         ax.set_title(panel_title, fontsize=10)
         ax.grid(alpha=0.3)
@@ -197,5 +190,5 @@ def plot_influence_functions(loss: SoftContrastiveLoss, source: str, path: Path)
 def save_figure(fig: plt.Figure, path: Path) -> None:
     """PNG without the Software/date metadata, written atomically."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
+        fig.savefig(tmp, dpi=100, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 3})
     plt.close(fig)

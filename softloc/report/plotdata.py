@@ -20,19 +20,19 @@ import pandas as pd
 
 from softloc.io import write_text
 from softloc.report.analysis import Column
-from softloc.report.figures import UPPER_BOUND, bound_curves, mean_curves
+from softloc.report.figures import UPPER_BOUND
 from softloc.report.results import Results
 
 FILES = {"plot_accuracy": "plots/accuracy.csv", "plot_variants": "plots/variants.csv",
          "plot_train_loss": "plots/train_loss.csv", "plot_train_val": "plots/train_val.csv"}
 
 
-def accuracy_rows(results: Results, rows: dict[str, str], columns: list[Column], titles: list[str],
-                  with_bound: bool) -> pd.DataFrame:
-    """Long table: one row per (panel, method, d); the upper bound as one more method."""
-    curves = {label: mean_curves(results, m, columns) for m, label in rows.items()}
-    if with_bound:
-        curves[UPPER_BOUND] = bound_curves(results, columns)
+def accuracy_rows(method_curves: dict[str, pd.DataFrame], bound: pd.DataFrame | None, rows: dict[str, str],
+                  columns: list[Column], titles: list[str]) -> pd.DataFrame:
+    """Long table: one row per (panel, method, d); the upper bound (when given) as one more method."""
+    curves = {label: method_curves[m] for m, label in rows.items()}
+    if bound is not None:
+        curves[UPPER_BOUND] = bound
     parts = []
     for index, (column, title) in enumerate(zip(columns, titles)):
         for label, frame in curves.items():
@@ -59,12 +59,13 @@ def training_rows(results: Results, labels: dict[str, str], field: str) -> pd.Da
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["method", "seed", "step", field])
 
 
-def write_plot_data(out_root: Path, results: Results, rows: dict[str, str], variant_rows: dict[str, str],
-                    columns: list[Column], titles: list[str], method_labels: dict[str, str]) -> dict[str, Path]:
+def write_plot_data(out_root: Path, results: Results, curves: dict[str, pd.DataFrame], bound: pd.DataFrame,
+                    rows: dict[str, str], variant_rows: dict[str, str], columns: list[Column], titles: list[str],
+                    method_labels: dict[str, str]) -> dict[str, Path]:
     """Write the four plot data files under `out_root` (reports/)."""
     frames = {
-        "plot_accuracy": accuracy_rows(results, rows, columns, titles, with_bound=True),
-        "plot_variants": accuracy_rows(results, variant_rows, columns, titles, with_bound=False),
+        "plot_accuracy": accuracy_rows(curves, bound, rows, columns, titles),
+        "plot_variants": accuracy_rows(curves, None, variant_rows, columns, titles),
         "plot_train_loss": training_rows(results, method_labels, "loss"),
         "plot_train_val": training_rows(results, method_labels, "val_top1"),
     }
