@@ -201,8 +201,15 @@ def test_report_names_the_commit_and_its_date_not_the_clock(built) -> None:
                             check=True).stdout.strip()
     for key in ("table", "index"):
         text = out[key].read_text()
-        assert f"commit {commit[:12]} (2026-01-02T03:04:05+00:00)" in text
+        assert f"source commit {commit[:12]} (2026-01-02T03:04:05+00:00)" in text
         assert "DIRTY" not in text
+    # Committing the report (an output) does not change the commit it names.
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "-f", "reports/table1.md"], check=True)
+    subprocess.run([*git, "commit", "-qm", "report"], check=True)
+    assert git_state(root).commit == commit
+    subprocess.run([*git, "reset", "-q", "--soft", "HEAD~1"], check=True)
+    subprocess.run([*git, "rm", "-q", "--cached", "reports/table1.md"], check=True)
 
 
 def test_a_dirty_checkout_is_flagged_with_its_changed_files(built) -> None:

@@ -1,8 +1,9 @@
 """Where a report comes from, and whether it is still current.
 
-- The git commit the report was made at, its commit date (never the wall clock: a rerun at the
-  same commit gives byte-identical files), and the tracked files that differed from it
-  (pipeline outputs excluded: dvc.lock and reports/ change during every `dvc repro`).
+- The git commit of the sources the report was made from (the newest commit that changed anything
+  but the pipeline's outputs dvc.lock and reports/), its commit date (never the wall clock), and
+  the tracked files that differed from it. Committing the report does not change either, so a
+  forced rerun writes byte-identical files.
 - The params that differ from the paper's settings.
 - Staleness: the report records the SHA-256 of every file it read in reports/report_inputs.json
   (and embeds the same list in index.html). `python -m softloc.report --check` compares them with
@@ -29,8 +30,8 @@ OUTPUT_PATHS = ("dvc.lock", "reports")   # written by `dvc repro` itself: not a 
 class GitState:
     """The commit a report was made at; commit "" when the project is not a git checkout."""
 
-    commit: str
-    date: str                  # the commit's committer date (ISO 8601)
+    commit: str                # newest commit changing anything but dvc.lock and reports/
+    date: str                  # its committer date (ISO 8601)
     changed: list[str]         # tracked files differing from the commit, outputs excluded
 
     @property
@@ -40,23 +41,27 @@ class GitState:
     def describe(self) -> str:
         if not self.commit:
             return "an unknown commit (not a git checkout)"
-        text = f"commit {self.commit[:12]} ({self.date})"
+        text = f"source commit {self.commit[:12]} ({self.date})"
         if self.dirty:
             text += f", DIRTY: uncommitted changes to {', '.join(self.changed)}"
         return text
 
 
 def git_state(root: Path) -> GitState:
-    """The checkout's HEAD, its commit date and its uncommitted tracked changes."""
+    """The newest commit that changed anything but the pipeline's outputs (so committing a
+    report and its dvc.lock does not change the commit the report names, and a rerun after that
+    commit writes the same bytes), its commit date, and the uncommitted tracked changes."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
                               text=True).stdout.strip()
+    excludes = [f":(exclude){p}" for p in OUTPUT_PATHS]
     try:
-        commit = git("rev-parse", "HEAD")
+        commit = git("log", "-1", "--format=%H", "--", ".", *excludes)
     except (subprocess.CalledProcessError, FileNotFoundError):
         return GitState("", "", [])
-    date = git("show", "-s", "--format=%cI", "HEAD")
-    excludes = [f":(exclude){p}" for p in OUTPUT_PATHS]
+    if not commit:
+        return GitState("", "", [])
+    date = git("show", "-s", "--format=%cI", commit)
     changed = sorted(git("diff", "--name-only", "HEAD", "--", ".", *excludes).splitlines())
     return GitState(commit, date, changed)
 
