@@ -71,7 +71,11 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
     figures.plot_influence_functions(*figures.influence_loss(params), paths["influence"])
     figures.plot_training_curves(results, short, table.reference, paths["training"])
     figures.plot_block_length(table.block_lengths, table.block_m, paths["blocks"])
-    paths.update(write_plot_data(out, results, curves, bound, row_short, variants, table.columns, titles, short))
+    # DVC plots: one line per method under its params key, a label that stays the same across
+    # revisions, so `dvc plots diff` pairs the lines of a method even when its rank or † changes.
+    keys = {m: m for m in results.methods}
+    paths.update(write_plot_data(out, results, curves, bound, keys, {m: m for m in variants}, table.columns, titles,
+                                 keys))
 
     sections = report_sections(results, params, table, labels, marks, single)
     git = git_state(root)

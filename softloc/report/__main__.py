@@ -25,8 +25,10 @@ def check(root: Path) -> int:
         print(f"not on disk, not checked ({len(absent)}): {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}")
     if changed:
         print(f"STALE: the report ({root / MANIFEST}) is older than {len(changed)} of its inputs:")
-        for path in changed:
+        for path in changed[:20]:
             print(f"  {path}")
+        if len(changed) > 20:
+            print(f"  ... and {len(changed) - 20} more")
         print("rerun: dvc repro report")
         return 1
     print("report is current: every input on disk matches it")

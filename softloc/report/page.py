@@ -18,7 +18,7 @@ from softloc.report.provenance import GitState
 
 STYLE = ("body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em}"
          "table{border-collapse:collapse;font-size:85%;margin:0.5em 0 1em}"
-         "td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}tbody th{text-align:left;font-weight:normal}"
+         ".wide{overflow-x:auto}td{white-space:nowrap}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}tbody th{text-align:left;font-weight:normal}"
          "table.left td{text-align:left}img{max-width:100%}pre{background:#f4f4f4;padding:1em;overflow:auto}"
          ".banner{padding:0.6em 1em;border-radius:4px;margin:1em 0}.stale{background:#fdd;border:2px solid #c00}"
          ".fresh{background:#dfd;border:1px solid #4a4}.unchecked{background:#eee;border:1px solid #999}"
@@ -50,8 +50,9 @@ CHECK_SCRIPT = """
   }
   if (changed.length) {
     box.className = "banner stale";
+    const shown = changed.slice(0, 5).join(", ") + (changed.length > 5 ? ", and " + (changed.length - 5) + " more" : "");
     box.textContent = "STALE: this report is older than " + changed.length + " of the files it summarises (" +
-      changed.join(", ") + "). Rerun `dvc repro report`.";
+      shown + "). Rerun `dvc repro report`.";
   } else {
     box.className = "banner fresh";
     box.textContent = "Current: all " + checked + " of the files this report summarises that are present match it.";
@@ -112,7 +113,7 @@ def html_page(title: str, git: GitState, params: dict[str, Any], differences: li
     body += [f"<p>{html.escape(line)}</p>" for line in provenance_lines(git, params, differences)]
     for s in sections:
         body.append(f"<h2>{html.escape(s.title)}</h2><p>{html.escape(s.text)}</p>")
-        body += [g.html() for g in s.grids]
+        body += [f'<div class="wide">{g.html()}</div>' for g in s.grids]
         body += [f'<img src="{html.escape(src)}" alt="{html.escape(alt)}">' for src, alt in s.images]
         body += [f"<p>{html.escape(n)}</p>" for n in s.notes]
     body.append("<h2>References</h2><ul>" + "".join(

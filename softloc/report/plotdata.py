@@ -1,7 +1,7 @@
 """Data files of the DVC plots (dvc.yaml top-level `plots:`), in the shape the templates need.
 
-DVC's top-level plots cannot loop over params `methods`, so one file holds every method, one
-row per point, and the templates in .dvc/plots/ colour by the `method` field (and dash by DVC's
+DVC's top-level plots cannot loop over params `methods`, so one file holds every method (under
+its params key), one row per point, and the templates in .dvc/plots/ colour by the `method` field (and dash by DVC's
 `rev`, so `dvc plots diff main <exp>` overlays two revisions on the same axes):
 
     reports/plots/accuracy.csv    panel, panel_index, method, d_m, accuracy   (Figure 4 top)
