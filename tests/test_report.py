@@ -105,6 +105,7 @@ def write_run(root: Path, method: str, seed: int, testset: str, queries: pd.Data
 
 
 def write_layout(root: Path, methods: dict) -> None:
+    write_json({"read": 470, "kept": 460, "dropped": {"no_pose": 10}}, root / "reports/testsets/car.json")
     for testset in ("car", "pitt"):
         queries = make_queries(testset)
         write_parquet(queries, root / f"data/testsets/{testset}/queries.parquet", TESTSET_IMAGES)
@@ -193,6 +194,7 @@ def test_identical_methods_are_one_row_and_differences_are_marked(built) -> None
     assert table_row(text, "Soft contrastive")[-1] == "reference"
     assert "early stopping kept the initial weights" in text
     assert "Multi" not in text and "Recall@N" in text
+    assert "dropped: no_pose 10; kept 460; read 470" in text    # the testset stage counts
 
 
 def test_report_names_the_commit_and_its_date_not_the_clock(built) -> None:

@@ -69,7 +69,7 @@ def plot_accuracy_curves(curves: dict[str, pd.DataFrame], bound: pd.DataFrame, m
     ncols = min(len(columns), min((4, 3), key=lambda c: (-len(columns)) % c))
     nrows = math.ceil(len(columns) / ncols)
     legend_cols = 2 if ncols >= 3 else 1
-    legend_inches = 0.24 * math.ceil((len(rows) + 1) / legend_cols) + 0.3
+    legend_inches = 0.2 * math.ceil((len(rows) + 1) / legend_cols) + 0.2
     height = 2.9 * nrows + 0.6 + legend_inches
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, height), squeeze=False, sharey=True)
     for ax, column, panel_title in zip(axes.flat, columns, titles):

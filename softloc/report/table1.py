@@ -143,7 +143,7 @@ def recall_grid(results: Results, table: Table1, labels: dict[str, str]) -> Grid
 def testsets_grid(results: Results, params: dict[str, Any]) -> Grid:
     """Per test set: format, split source, references, and queries per condition."""
     grid = Grid("test set", [["format", "split", "references", "queries per condition",
-                              "queries without position"]], align_left=True)
+                              "queries without position", "testset stage counts"]], align_left=True)
     for t in results.testsets:
         cfg = params["testsets"][t]
         summary = results.run(results.methods[0], results.seeds[0], t).summary
@@ -151,5 +151,17 @@ def testsets_grid(results: Results, params: dict[str, Any]) -> Grid:
         if not isinstance(summary.get("n_queries"), dict):
             per_condition = f"{summary.get('n_queries', '?')} (positions withheld)"
         grid.add(t, [str(cfg.get("format", "?")), str(cfg.get("split", "?")), str(summary.get("n_reference", "?")),
-                     per_condition, str(summary.get("n_queries_position_unknown", 0))])
+                     per_condition, str(summary.get("n_queries_position_unknown", 0)),
+                     _flat(results.testset_counts.get(t, {})) or "–"])
     return grid
+
+
+def _flat(counts: dict[str, Any]) -> str:
+    """reports/testsets/<t>.json in one line: "read 1500; dropped: blurred 3, no_pose 2"."""
+    parts = []
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            parts.append(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
+        else:
+            parts.append(f"{key} {value}")
+    return "; ".join(parts)
