@@ -7,8 +7,9 @@ curves, DVC plot data and one HTML page, from every (method, seed, test set) eva
     reports/plots/*.csv          data of the DVC plots (softloc.report.plotdata)
     reports/report_inputs.json   every file read with its SHA-256 (`python -m softloc.report --check`)
     reports/metrics.json         DVC metrics for `dvc exp show`: per method, accuracy at the headline
-                                 threshold (mean over seeds) per condition and mean, keys unique
-                                 across files so DVC prints them without the file path
+                                 threshold (mean over seeds) per condition and the mean; its keys
+                                 (soft.mean, soft.night) are in no other metrics file, so DVC prints
+                                 them without the file path
 
 Modules: results (reading the layout), analysis (seed statistics, intervals), table1 (tables),
 figures, plotdata, page (markdown and HTML), provenance (git, paper settings, freshness), names.
@@ -83,7 +84,7 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
     manifest = write_manifest_text(inputs.hashes)
     paths["table"], paths["index"], paths["manifest"] = out / "table1.md", out / "index.html", root / MANIFEST
     paths["metrics"] = out / "metrics.json"
-    write_json(headline_metrics(table, single), paths["metrics"])
+    write_json(headline_metrics(table), paths["metrics"])
     cited = references(params["methods"])
     write_text(markdown_page(TITLE, git, params, differences, sections, cited, CHECK_COMMAND), paths["table"])
     write_text(html_page(TITLE, git, params, differences, sections, cited, manifest, CHECK_COMMAND), paths["index"])
@@ -91,23 +92,18 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
     return paths
 
 
-def headline_metrics(table: Table1, single: bool) -> dict[str, Any]:
-    """{method: {"mean": .., <condition>: ..}} (single test set) or {method: {"mean": .., <test set>:
-    {<condition>: ..} or value for a single-condition test set}}: percent at the headline threshold,
-    mean over seeds, every method (identical ones repeat their row's numbers)."""
+def headline_metrics(table: Table1) -> dict[str, Any]:
+    """{method: {"mean": .., <condition>: ..}}: percent at the headline threshold, mean over seeds,
+    for every method (identical ones repeat their row's numbers). A condition name that two test
+    sets share becomes "<test set>_<condition>", so keys stay short and unique (dvc exp show
+    prints a key without its file path only when no other metrics file has it)."""
+    conditions = [c for _, c in table.columns[:-1]]
     out: dict[str, Any] = {}
     for row, members in table.groups.items():
-        values: dict[str, Any] = {}
-        for t, c in table.columns:
-            value = round(float(table.mean.at[row, (t, c, table.headline)]), 2)
-            if c == "mean":
-                values["mean"] = value
-            elif single:
-                values[c] = value
-            elif c == t:
-                values[t] = value
-            else:
-                values.setdefault(t, {})[c] = value
+        values = {"mean": round(float(table.mean.at[row, ("", "mean", table.headline)]), 2)}
+        for t, c in table.columns[:-1]:
+            key = c if conditions.count(c) == 1 else f"{t}_{c}"
+            values[key] = round(float(table.mean.at[row, (t, c, table.headline)]), 2)
         out.update({m: values for m in members})
     return out
 
