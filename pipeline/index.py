@@ -1,5 +1,5 @@
 """index stage: data/interim/images.parquet -> data/processed/{train_images, train_anchors,
-val_reference, val_queries, test_reference, test_queries}.parquet + reports/index.json.
+val_reference, val_queries}.parquet, data/processed/test/{reference,queries}.parquet + reports/index.json.
 
     python -m pipeline.index [--params params.yaml] [--images ...] [--out-dir ...] [--report ...]
 """
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline import setup_logging
-from softloc.params import load_params
+from pipeline import setup_logging, stage_params
 from softloc.tuples import run_index
 
 
@@ -21,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", default="reports/index.json")
     args = parser.parse_args(argv)
     setup_logging()
-    run_index(load_params(args.params), args.images, args.out_dir, args.report)
+    run_index(stage_params(args.params), args.images, args.out_dir, args.report)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from pipeline import setup_logging
+from pipeline import setup_logging, stage_params
 from softloc.data import synthetic
-from softloc.params import load_params
 
 log = logging.getLogger("synthesize")
 DEFAULT_OUT = "data/raw/synthetic"
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"raw root to write (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     setup_logging()
-    params = load_params(args.params)
+    params = stage_params(args.params)
     cfg = params.get("synthetic") or {}
     out = Path(args.out)
     log.info("read %s (synthetic: seed %s, route %s m, %sx%s images)", args.params, cfg.get("seed"),
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     try:
         counts = synthetic.write_world(cfg, tmp)
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the raw world is for the group to read
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -52,6 +53,12 @@ def main(argv: list[str] | None = None) -> None:
              time.perf_counter() - start)
     log.info("route extent (UTM 30U): %s", regions["extent"])
     log.info("suggested split boxes: test %s, val %s", regions["test"], regions["val"])
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import itertools
 from typing import NamedTuple
 
 import numpy as np
-import utm
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
@@ -41,6 +40,8 @@ class Box(NamedTuple):
 def utm_to_latlon(easting: np.ndarray, northing: np.ndarray, zone_number: int,
                   zone_letter: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert UTM metres of one zone to WGS84 latitude, longitude in degrees."""
+    import utm  # here, not at module level: GPU machines without utm still import softloc.mining
+
     easting = np.asarray(easting, dtype=np.float64)
     northing = np.asarray(northing, dtype=np.float64)
     if easting.size == 0:
@@ -56,6 +57,8 @@ def latlon_to_utm(latitude: np.ndarray, longitude: np.ndarray,
     All points go to one zone: `zone_number` when given, else the zone of the first point, so a
     route crossing a zone border stays in one planar frame.
     """
+    import utm
+
     latitude = np.asarray(latitude, dtype=np.float64)
     longitude = np.asarray(longitude, dtype=np.float64)
     if latitude.size == 0:

@@ -13,10 +13,13 @@ clusters by k-means on conv descriptors of training images) to the best-validati
 
 Resume: every `train.checkpoint_every_steps` steps and at every epoch end the whole state
 (weights, optimizer, grad scaler, counters, mining cache, best weights, log history, torch RNG)
-is written atomically to `<resume_root>/<method>/<key>/state.pt`, where key hashes the params and data
-that shape the run. Tuple sampling draws from numpy generators seeded by (seed, epoch, step),
-so a rerun after a kill continues from the last checkpoint and ends with the weights an
-uninterrupted run ends with. The state is deleted once the model file is written.
+is written atomically to `<resume_root>/<method>/<key>/state.pt`, where key hashes the params, data
+and code (every softloc/pipeline source the process imported) that shape the run; the file holds
+tensors and plain containers only and loads with weights_only=True (softloc.resume). Tuple
+sampling draws from numpy generators seeded by (seed, epoch, step), so a rerun after a kill
+continues from the last checkpoint and ends with the weights an uninterrupted run ends with.
+The state is deleted once the model file is written; states of other keys, and of runs whose
+model file exists (finished, or restored from DVC's run cache), are swept at every run start.
 """
 
 from __future__ import annotations
@@ -37,9 +40,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from softloc import schemas
+from softloc import resume, schemas
 from softloc.imagestore import open_store
-from softloc.io import atomic_path, read_parquet
+from softloc.io import read_parquet, write_json
 from softloc.losses import TupleBatch, build_loss
 from softloc.metrics import accuracy_at, retrieval_errors
 from softloc.mining import MiningCache, TupleSampler, TupleSpec
@@ -49,7 +52,6 @@ from softloc.retrieval import search_top1
 log = logging.getLogger(__name__)
 
 DESCRIPTORS_PER_IMAGE = 100  # k-means input per image, as Pytorch-NetVlad's cluster init
-STATE_FILE = "state.pt"
 
 
 @dataclass
@@ -89,6 +91,9 @@ class TrainState:
     images_seen: int = 0
     cache: MiningCache | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+RESUME_CLASSES = {"TrainState": TrainState, "MiningCache": MiningCache}
 
 
 def load_train_data(processed: str | os.PathLike = "data/processed") -> TrainData:
@@ -227,8 +232,13 @@ def refresh_cache(net: torch.nn.Module, data: TrainData, anchors: np.ndarray, rn
 
 
 def run_key(method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], fingerprint: str) -> str:
-    """Hash of the params and data that shape a run: a checkpoint resumes only the run it belongs to."""
-    blob = json.dumps({"method": method_cfg, "model": model_cfg, "train": train_cfg, "data": fingerprint}, sort_keys=True, default=str)
+    """Hash of the params, data and code that shape a run: a checkpoint resumes only the run it belongs to.
+
+    Code: the source of every softloc/pipeline module imported so far (resume.code_fingerprint),
+    so an edit between a kill and the rerun starts the run afresh instead of mixing versions.
+    """
+    blob = json.dumps({"method": method_cfg, "model": model_cfg, "train": train_cfg, "data": fingerprint,
+                       "code": resume.code_fingerprint()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -244,7 +254,9 @@ class Trainer:
         torch.manual_seed(self.seed)
         self.net = build_network(model_cfg).to(self.device)
         self.loss_fn = build_loss(method_cfg)
-        self.resume_dir = Path(resume_root) / method / run_key(method_cfg, model_cfg, train_cfg, data.fingerprint)
+        self.resume_root = Path(resume_root)
+        self.model_path: Path | None = None  # set by train_method: a resume state names its model file
+        self.resume_dir = self.resume_root / method / run_key(method_cfg, model_cfg, train_cfg, data.fingerprint)
         self.state = TrainState()
         self.live: Any = None
         if self.loss_fn is None:
@@ -258,7 +270,7 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
-        """Write the whole run state atomically to the resume directory."""
+        """Write the whole run state atomically to the resume directory (tensors and plain containers)."""
         payload = {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -266,27 +278,20 @@ class Trainer:
             "state": self.state,
             "torch_rng": torch.get_rng_state(),
         }
-        with atomic_path(self.resume_dir / STATE_FILE) as tmp:
-            torch.save(payload, tmp)
+        resume.save_state(self.resume_dir, self.resume_dir.name, payload, self.model_path)
 
     def try_resume(self) -> bool:
-        """Load the resume state of this exact run if one exists; drop states of other runs."""
-        parent = self.resume_dir.parent
-        if parent.is_dir():
-            for other in parent.iterdir():
-                if other != self.resume_dir:
-                    log.info("removing stale resume state %s (params or data changed)", other)
-                    shutil.rmtree(other, ignore_errors=True)
-        path = self.resume_dir / STATE_FILE
-        if not path.is_file():
+        """Load the resume state of this exact run if one exists; sweep stale states of other runs."""
+        resume.discard_stale(self.resume_root, keep=self.resume_dir)
+        payload = resume.load_state(self.resume_dir, self.resume_dir.name, RESUME_CLASSES, map_location=self.device)
+        if payload is None:
             return False
-        payload = torch.load(path, map_location=self.device, weights_only=False)
         self.net.load_state_dict(payload["net"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scaler.load_state_dict(payload["scaler"])
         self.state = payload["state"]
-        torch.set_rng_state(payload["torch_rng"])
-        log.info("resumed %s from %s at epoch %d step %d", self.method, path, self.state.epoch, self.state.global_step)
+        torch.set_rng_state(payload["torch_rng"].cpu())
+        log.info("resumed %s from %s at epoch %d step %d", self.method, self.resume_dir / resume.STATE_FILE, self.state.epoch, self.state.global_step)
         return True
 
     # -- the loop ----------------------------------------------------------------------------
@@ -300,10 +305,18 @@ class Trainer:
 
     def train_step(self, rows: np.ndarray) -> float:
         """One optimizer step on the (B, M) tuples `rows`; returns the loss."""
-        b, m = rows.shape
-        x = preprocess(load_batch(self.data.train.images, rows, self.device))
+        return self.model_step(*self.device_batch(rows))
+
+    def device_batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (B, M) tuples' uint8 images and anchor-centred positions (metres), on the device."""
         xy = self.data.train.xy[rows]
-        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32)).to(self.device)  # anchor-centred metres
+        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32)).to(self.device)
+        return load_batch(self.data.train.images, rows, self.device), positions
+
+    def model_step(self, images: torch.Tensor, positions: torch.Tensor) -> float:
+        """Forward, loss, backward and Adam step on device tuples (`device_batch`'s pair); returns the loss."""
+        b, m = positions.shape[:2]
+        x = preprocess(images)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             features = self.net(x)
         batch = TupleBatch(features.float().view(b, m, -1), positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
@@ -368,7 +381,7 @@ class Trainer:
                 st.global_step += 1
                 st.seconds += seconds
                 st.images_seen += rows.size
-                self.record({"step": st.global_step, "train/loss": loss, "train/images_per_s": rows.size / seconds, "train/lr": lr})
+                self.record({"step": st.global_step, "train/loss": loss, "train/lr": lr})
                 bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rows.size / seconds:.0f}")
                 bar.update()
                 if val_every and st.global_step % val_every == 0:
@@ -398,9 +411,15 @@ class Trainer:
             "best_val_top1": st.best_acc,
             "best_step": st.best_step,
             "val_threshold_m": float(self.train_cfg["val_threshold_m"]),
-            "train_seconds": round(st.seconds, 2),
-            "images_per_s": round(st.images_seen / st.seconds, 1) if st.seconds else 0.0,
         }
+
+    def telemetry(self) -> dict[str, Any]:
+        """Wall-clock figures of the run: printed and kept, but never in a tracked output
+        (they differ on every run, so they would make DVC rerun everything downstream)."""
+        st = self.state
+        return {"train_seconds": round(st.seconds, 2), "images_seen": st.images_seen,
+                "images_per_s": round(st.images_seen / st.seconds, 1) if st.seconds else 0.0,
+                "device": str(self.device)}
 
     def open_log(self) -> None:
         """Start the dvclive logs afresh and replay the history of a resumed run into them."""
@@ -437,14 +456,21 @@ class Trainer:
         return summary
 
 
-def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike) -> dict[str, Any]:
-    """Train (or, for `loss: none`, initialise) one method and write its model file and reports."""
+def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike, telemetry_path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Train (or, for `loss: none`, initialise) one method and write its model file and reports.
+
+    Returns the run summary (also in the model file and metrics.json). Its wall-clock figures go
+    to `telemetry_path` (JSON) when given: never into the tracked outputs."""
     trainer = Trainer(method, method_cfg, model_cfg, train_cfg, data, report_dir, resume_root)
+    trainer.model_path = Path(model_path)
     if trainer.loss_fn is None:
         init_clusters(trainer.net, data, train_cfg, trainer.device, trainer.amp)
         trainer.open_log()
         trainer.validate_and_track()
     else:
         trainer.run()
-    return trainer.finish(model_path)
+    summary = trainer.finish(model_path)
+    if telemetry_path is not None:
+        write_json(trainer.telemetry(), telemetry_path)
+    return summary
 

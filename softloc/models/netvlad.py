@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import faiss
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -50,6 +49,8 @@ class NetVLAD(nn.Module):
         to its two nearest centroids, so a typical descriptor gives its nearest centroid 100x
         the weight of the second.
         """
+        import faiss  # here, not at module level: the network builds and trains where faiss is absent
+
         if descriptors.dim() != 2 or descriptors.shape[1] != self.channels:
             raise ValueError(f"init_clusters: expected (N, {self.channels}) descriptors, got {tuple(descriptors.shape)}")
         if descriptors.shape[0] < self.clusters:
