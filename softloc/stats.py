@@ -127,17 +127,19 @@ def correlogram(easting: np.ndarray, northing: np.ndarray, conditions: np.ndarra
 
 
 def query_spacing(easting: np.ndarray, northing: np.ndarray, conditions: np.ndarray) -> float:
-    """Median distance from a query to the nearest other query of its condition (metres)."""
+    """Median distance from a query place to the nearest other place of its condition (metres).
+    Places, not queries: several queries at one position (Pittsburgh's views of one place) count
+    once, and always share a block."""
     xy = np.column_stack([easting, northing]).astype(np.float64)
     conditions = np.asarray(conditions).astype(str)
     nearest = []
     for condition in np.unique(conditions):
-        rows = np.flatnonzero(conditions == condition)
-        if len(rows) > 1:
-            distances, _ = cKDTree(xy[rows]).query(xy[rows], k=2)
+        places = np.unique(xy[conditions == condition], axis=0)
+        if len(places) > 1:
+            distances, _ = cKDTree(places).query(places, k=2)
             nearest.append(distances[:, 1])
     if not nearest:
-        raise ValueError("query_spacing: no condition has two queries")
+        raise ValueError("query_spacing: no condition has queries at two places")
     return max(float(np.median(np.concatenate(nearest))), 1e-3)
 
 

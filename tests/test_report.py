@@ -194,7 +194,7 @@ def test_identical_methods_are_one_row_and_differences_are_marked(built) -> None
     assert table_row(text, "Soft contrastive")[-1] == "reference"
     assert "early stopping kept the initial weights" in text
     assert "Multi" not in text and "Recall@N" in text
-    assert "dropped: no_pose 10; kept 460; read 470" in text    # the testset stage counts
+    assert "dropped.no_pose 10; kept 460; read 470" in text    # the testset stage counts
 
 
 def test_report_names_the_commit_and_its_date_not_the_clock(built) -> None:
@@ -273,3 +273,22 @@ def test_a_rerun_writes_byte_identical_files(built) -> None:
     again = build_report(params, root)
     changed = [k for k, p in again.items() if p.read_bytes() != before[k]]
     assert changed == []
+
+
+def test_dvc_plots_read_the_files_the_report_writes_with_templates_that_exist() -> None:
+    import yaml
+
+    from softloc.report.plotdata import FILES
+
+    project = Path(__file__).resolve().parents[1]
+    plots = yaml.safe_load((project / "dvc.yaml").read_text())["plots"]
+    written = {f"reports/{path}" for path in FILES.values()}
+    for entry in plots:
+        (name, spec), = entry.items()
+        template = json.loads((project / ".dvc/plots" / f"{spec['template']}.json").read_text())
+        text = json.dumps(template)
+        assert '"<DVC_METRIC_DATA>"' in text and "<DVC_METRIC_X>" in text and "<DVC_METRIC_Y>" in text, name
+        assert '"field": "method"' in text and '"field": "rev"' in text, name   # colour by method, dash by revision
+        assert set(spec["y"]) <= written, name
+        if spec["x"] == "d_m":   # accuracy charts: the same fixed axis in every revision
+            assert template["spec"]["encoding"]["y"]["scale"]["domain"] == [0, 100]

@@ -107,3 +107,13 @@ def test_block_length_follows_the_correlation_along_the_road() -> None:
     assert iid.block_m <= 3.0                 # no correlation: blocks of about one query
     assert seg.block_m >= 20.0                # correlated over 20 m stretches: longer blocks
     assert seg.rho[0] > 0.5 and abs(iid.rho[0]) < 0.1
+
+
+def test_queries_at_one_place_count_once_in_the_spacing() -> None:
+    # Pittsburgh-style: four views at each place, places 12 m apart.
+    east = np.repeat(np.arange(50) * 12.0, 4)
+    north = np.zeros(200)
+    correct = np.random.default_rng(3).random((2, 200)) < 0.5
+    block = choose_block_length(east, north, np.full(200, "pitt"), correct)
+    assert block.spacing_m == pytest.approx(12.0)
+    assert block.block_m >= 12.0

@@ -156,12 +156,14 @@ def testsets_grid(results: Results, params: dict[str, Any]) -> Grid:
     return grid
 
 
-def _flat(counts: dict[str, Any]) -> str:
-    """reports/testsets/<t>.json in one line: "read 1500; dropped: blurred 3, no_pose 2"."""
+def _flat(counts: dict[str, Any], prefix: str = "") -> str:
+    """reports/testsets/<t>.json in one line, its scalar leaves with dotted keys:
+    "queries.images 432; reference.images 1032" (lists such as array shapes are left out)."""
     parts = []
     for key, value in counts.items():
         if isinstance(value, dict):
-            parts.append(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
-        else:
-            parts.append(f"{key} {value}")
+            inner = _flat(value, f"{prefix}{key}.")
+            parts += [inner] if inner else []
+        elif not isinstance(value, list):
+            parts.append(f"{prefix}{key} {value}")
     return "; ".join(parts)
