@@ -100,7 +100,8 @@ class BlockLength:
 def correlogram(easting: np.ndarray, northing: np.ndarray, conditions: np.ndarray, correct: np.ndarray,
                 spacing_m: float, max_lag: int) -> np.ndarray:
     """Pooled correlation of correctness between queries of one condition k spacings apart
-    (k = 1..max_lag; pairs closer than half a spacing are skipped). `correct`: (runs, Q) bool;
+    (k = 1..max_lag; pairs closer than half a spacing are skipped; NaN at a lag without pairs or
+    without variance). `correct`: (runs, Q) bool;
     each run and condition is centred on its own mean, and the products of pairs are summed over
     runs and conditions before dividing by the summed variances."""
     xy = np.column_stack([easting, northing]).astype(np.float64)
@@ -122,7 +123,7 @@ def correlogram(easting: np.ndarray, northing: np.ndarray, conditions: np.ndarra
             products += np.bincount(lag, weights=run[pairs[:, 0]] * run[pairs[:, 1]], minlength=max_lag + 1)
             variances += counts * run.var()
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = np.where(variances > 0, products / np.where(variances > 0, variances, 1.0), 0.0)
+        rho = np.where(variances > 0, products / np.where(variances > 0, variances, 1.0), np.nan)
     return rho[1:]
 
 
@@ -159,8 +160,9 @@ def choose_block_length(easting: np.ndarray, northing: np.ndarray, conditions: n
     big_m = min(2 * m_hat, len(rho))
     k = np.arange(1, big_m + 1)
     window = _flat_top(k / big_m) if big_m else np.zeros(0)
-    g = 2.0 * np.sum(window * k * rho[:big_m])          # sum over |k| <= M of lambda(k/M) |k| R(k) / R(0)
-    spectrum = 1.0 + 2.0 * np.sum(window * rho[:big_m])  # sum over |k| <= M of lambda(k/M) R(k) / R(0)
+    r = np.nan_to_num(rho[:big_m])                       # a lag without pairs adds nothing
+    g = 2.0 * np.sum(window * k * r)                     # sum over |k| <= M of lambda(k/M) |k| R(k) / R(0)
+    spectrum = 1.0 + 2.0 * np.sum(window * r)            # sum over |k| <= M of lambda(k/M) R(k) / R(0)
     if spectrum <= 0 or g == 0:
         b = 1.0
     else:
@@ -267,7 +269,7 @@ class _Stratum:
 
 def _insignificant_after(rho: np.ndarray, threshold: float, k_n: int) -> int:
     """Politis' rule: the smallest m such that rho at lags m+1..m+k_n are all insignificant."""
-    small = np.abs(rho) < threshold
+    small = ~(np.abs(rho) >= threshold)   # NaN (no pairs at that lag) counts as insignificant
     for m in range(len(rho)):
         if small[m:m + k_n].all():
             return m

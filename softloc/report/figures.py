@@ -136,9 +136,11 @@ def plot_block_length(blocks: dict[str, BlockLength], used: dict[str, float], pa
         ax.plot(lag_m, b.rho, color="tab:blue", lw=1.4, label="correlation of correctness")
         ax.axhspan(-b.significance, b.significance, color="grey", alpha=0.2, label="insignificant")
         ax.axvline(used[t], color="tab:red", lw=1.5, label=f"block length {used[t]:.1f} m")
-        ax.set(xlabel="distance along the road (m)", ylabel="correlation", title=t, ylim=(-0.2, 1.0))
+        ax.set(xlabel="distance along the road (m)", ylabel="correlation", title=t, ylim=(-0.2, 1.0),
+               xlim=(0, min(lag_m[-1], max(4 * used[t], 20 * b.spacing_m))))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
     save_figure(fig, path)
 
 
