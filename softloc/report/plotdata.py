@@ -1,7 +1,8 @@
 """Data files of the DVC plots (dvc.yaml top-level `plots:`), in the shape the templates need.
 
 DVC's top-level plots cannot loop over params `methods`, so one file holds every method (under
-its params key), one row per point, and the templates in .dvc/plots/ colour by the `method` field (and dash by DVC's
+its params key), one row per point, and the templates in .dvc/plots/ colour by the `method` field (14 distinct colours,
+black first) (and dash by DVC's
 `rev`, so `dvc plots diff main <exp>` overlays two revisions on the same axes):
 
     reports/plots/accuracy.csv    panel, panel_index, method, d_m, accuracy   (Figure 4 top)
@@ -30,9 +31,9 @@ FILES = {"plot_accuracy": "plots/accuracy.csv", "plot_variants": "plots/variants
 def accuracy_rows(method_curves: dict[str, pd.DataFrame], bound: pd.DataFrame | None, rows: dict[str, str],
                   columns: list[Column], titles: list[str]) -> pd.DataFrame:
     """Long table: one row per (panel, method, d); the upper bound (when given) as one more method."""
-    curves = {label: method_curves[m] for m, label in rows.items()}
-    if bound is not None:
-        curves[UPPER_BOUND] = bound
+    # The upper bound first: the templates' colour range starts with black for it.
+    curves = {UPPER_BOUND: bound} if bound is not None else {}
+    curves.update({label: method_curves[m] for m, label in rows.items()})
     parts = []
     for index, (column, title) in enumerate(zip(columns, titles)):
         for label, frame in curves.items():
