@@ -304,9 +304,20 @@ class Evaluate(Section):
     recall_radius_m: PositiveFloat
 
 
+class Bootstrap(Section):
+    """report.bootstrap: the block bootstrap of Table 1's intervals (softloc.stats)."""
+
+    resamples: Annotated[int, Field(ge=100)]
+    confidence: Annotated[float, Field(gt=0, lt=1)]
+    seed: NonNegativeInt
+    block_m: PositiveFloat | None   # None: Politis-White's choice from the data
+
+
 class Report(Section):
     variants: list[Name]
     influence_method: Name
+    reference: Name                 # a method absent from `methods`: Table 1 has no difference column
+    bootstrap: Bootstrap
 
 
 class Testset(Section):
