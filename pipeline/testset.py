@@ -36,14 +36,15 @@ def main() -> None:
     fmt = datasets.get(cfg["format"])
     split = fmt.read_split(cfg)
     out = testset_dir(name)
+    max_side = int(params["model"]["image_max_side"])
     counts = {"format": cfg["format"], **split.counts}
     for part, table in (("reference", split.reference), ("queries", split.queries)):
         if len(table) == 0:
             raise ValueError(f"test set {name!r} ({cfg['format']} at {cfg['split']}): no {part} images")
         write_parquet(table, out / f"{part}.parquet", TESTSET_IMAGES)
         shape = build_store([Path(cfg["images"]) / p for p in table["path"]], out / "images" / f"{part}.npy",
-                            int(params["model"]["image_max_side"]), load=fmt.load_image)
-        counts[part] = {"images": len(table), "store_shape": list(shape),
+                            max_side, load=fmt.store_loader(cfg, max_side))
+        counts[part] = {**split.counts.get(part, {}), "images": len(table), "store_shape": list(shape),
                         "by_condition": table["condition"].value_counts().sort_index().to_dict()}
     write_json(counts, Path("reports/testsets") / f"{name}.json")
 

@@ -125,6 +125,23 @@ class SyntheticSeasons(Section):
     jpeg_quality: Annotated[int, Field(ge=1, le=100)]
 
 
+class SyntheticPittsburgh(Section):
+    """The embedded Pittsburgh-format test set (softloc.data.synthetic_pittsburgh)."""
+
+    seed: NonNegativeInt
+    route_length_m: PositiveFloat
+    place_spacing_m: PositiveFloat
+    reference_lateral_m: NonNegativeFloat
+    reference_condition: Condition      # a synthetic_render.CONDITIONS name (the module checks too)
+    query_condition: Condition
+    query_places: PositiveInt
+    query_route_fraction: Annotated[float, Field(gt=0, le=1)]
+    query_lateral_m: NonNegativeFloat
+    image_width: Annotated[int, Field(ge=8)]
+    image_height: Annotated[int, Field(ge=8)]
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)]
+
+
 class Clean(Section):
     good_ins_status: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     max_ins_gap_s: PositiveFloat
@@ -216,7 +233,10 @@ class Method(Section):
 
 
 class NoLoss(Method):
-    """loss: none, the off-the-shelf network."""
+    """loss: none: the off-the-shelf network, or a published pytorch-NetVlad checkpoint imported
+    as the method's network (softloc.models.netvlad_import)."""
+
+    checkpoint: PathStr | None = None
 
 
 class SoftContrastive(Method):
@@ -303,9 +323,20 @@ class Evaluate(Section):
     recall_radius_m: PositiveFloat
 
 
+class Bootstrap(Section):
+    """report.bootstrap: the block bootstrap of Table 1's intervals (softloc.stats)."""
+
+    resamples: Annotated[int, Field(ge=100)]
+    confidence: Annotated[float, Field(gt=0, lt=1)]
+    seed: NonNegativeInt
+    block_m: PositiveFloat | None   # None: Politis-White's choice from the data
+
+
 class Report(Section):
     variants: list[Name]
     influence_method: Name
+    reference: Name                 # a method absent from `methods`: Table 1 has no difference column
+    bootstrap: Bootstrap
 
 
 class Gradcam(Section):
@@ -333,6 +364,7 @@ class Params(Section):
 
     data: Data
     synthetic: Synthetic
+    synthetic_pittsburgh: SyntheticPittsburgh
     synthetic_seasons: SyntheticSeasons
     clean: Clean
     split: Split

@@ -3,7 +3,6 @@ the UTM row order, and the test-set format softloc.datasets.pittsburgh with the 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import scipy.io
 from softloc import io
 from softloc.data import pittsburgh
 from softloc.datasets import pittsburgh as pittsburgh_format
-from softloc.schemas import SPLIT_IMAGES, TESTSET_IMAGES
+from softloc.schemas import TESTSET_IMAGES
 
 # The shared data folder sits beside the checkout (../shared/data); SOFTLOC_SHARED_DATA overrides it.
 SHARED = Path(os.environ.get("SOFTLOC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -48,28 +47,6 @@ def test_counts_names_and_positions(lists) -> None:
     assert reference.groupby(["easting", "northing"]).size().median() == 24
 
 
-@needs_lists
-def test_split_tables(lists, tmp_path: Path) -> None:
-    reference, queries = pittsburgh.to_split_tables(*lists)
-    assert list(reference.columns) == list(SPLIT_IMAGES)
-    assert len(queries) == 12_000                                  # pitch 1 only
-    assert reference["path"].str.contains("_pitch1_").all()
-    assert set(reference["traversal"]) == {"pittsburgh-db"} and set(queries["traversal"]) == {"pittsburgh-query"}
-    assert (reference["timestamp"] == reference["image_id"]).all()
-    assert reference["yaw"].isna().all()
-    # Every kept reference lies within 100 m of a query; the far ones are dropped.
-    places = np.unique(queries[["easting", "northing"]].to_numpy(), axis=0)     # brute force over places
-    ref_xy = reference[["easting", "northing"]].to_numpy()
-    distance = np.min(np.hypot(*(ref_xy[:, None, :] - places[None, :, :]).transpose(2, 0, 1)), axis=1)
-    assert distance.max() <= 100.0 + 1e-6
-    assert 0 < len(reference) < 254_064 // 2
-    everything, _ = pittsburgh.to_split_tables(*lists, pitch=None, max_reference_distance_m=None)
-    assert len(everything) == 254_064
-    io.write_parquet(reference, tmp_path / "ref.parquet", SPLIT_IMAGES)
-    back = io.read_parquet(tmp_path / "ref.parquet", SPLIT_IMAGES)
-    assert back["path"].tolist() == reference["path"].tolist()
-
-
 def test_missing_file_and_fields_are_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nowhere.mat: list file not found"):
         pittsburgh.read_lists(tmp_path / "nowhere.mat")
@@ -92,19 +69,6 @@ def test_missing_file_and_fields_are_named(tmp_path: Path) -> None:
     scipy.io.savemat(good, {"dbImageFns": bad_names, "utmDb": utm, "qImageFns": names, "utmQ": utm})
     with pytest.raises(ValueError, match=r"'dbImageFns' row 1 '000/000000.jpg'"):
         pittsburgh.read_lists(good)
-
-
-@needs_lists
-def test_pittsburgh_split_command_writes_schema_checked_tables(tmp_path) -> None:
-    from pipeline import pittsburgh as command
-
-    command.main(["--mat", str(LISTS), "--out", str(tmp_path)])
-    reference = io.read_parquet(tmp_path / "test_reference.parquet", SPLIT_IMAGES)
-    queries = io.read_parquet(tmp_path / "test_queries.parquet", SPLIT_IMAGES)
-    counts = json.loads((tmp_path / "counts.json").read_text())
-    assert counts["references_in_file"] == 254_064 and counts["queries_in_file"] == 24_000
-    assert counts["references_kept"] == len(reference) > 0 and counts["queries_kept"] == len(queries) > 0
-    assert counts["references_kept"] + counts["references_dropped_beyond_max_distance_or_other_pitch"] == 254_064
 
 
 # The counts the README states for the real list file under the paper's protocol.

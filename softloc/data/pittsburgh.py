@@ -36,15 +36,11 @@ import scipy.io
 
 from softloc import geometry
 from softloc.io import atomic_path
-from softloc.schemas import SPLIT_IMAGES
 
 log = logging.getLogger(__name__)
 
 UTM_ZONE_NUMBER = 17
 UTM_ZONE_LETTER = "T"
-CONDITION = "pittsburgh"
-REFERENCE_TRAVERSAL = "pittsburgh-db"
-QUERY_TRAVERSAL = "pittsburgh-query"
 UTM_ORDERS = ("easting_northing", "northing_easting")
 EASTING_RANGE_M = (100_000.0, 900_000.0)   # every UTM easting (166-834 km) lies inside
 _NAME_PATTERN = r"_pitch(\d+)_yaw(\d+)\.\w+$"
@@ -190,24 +186,6 @@ def read_lists(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
     return tables[0], tables[1]
 
 
-def to_split_tables(reference: pd.DataFrame, queries: pd.DataFrame, pitch: int | None = 1,
-                    max_reference_distance_m: float | None = 100.0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """test_reference / test_queries-like tables (SPLIT_IMAGES columns) from `read_lists` output.
-
-    As the authors' evaluation lists: only views of `pitch` (1 = horizon; 2 looks up at the sky;
-    None keeps both) and only references within `max_reference_distance_m` of some query (None
-    keeps all). image_id and timestamp are the row number in the original list; yaw is NaN
-    (see the module docstring). (pipeline/pittsburgh.py's tables; the testset stage reads
-    Pittsburgh through softloc.datasets.pittsburgh instead.)
-    """
-    if pitch is not None:
-        reference = reference[reference["pitch"] == pitch]
-        queries = queries[queries["pitch"] == pitch]
-    if max_reference_distance_m is not None and len(queries):
-        reference = reference[near_any(reference, queries, max_reference_distance_m)]
-    return _split_table(reference, REFERENCE_TRAVERSAL), _split_table(queries, QUERY_TRAVERSAL)
-
-
 def near_any(reference: pd.DataFrame, queries: pd.DataFrame, radius_m: float) -> np.ndarray:
     """Boolean mask of references within `radius_m` of at least one query (KD-tree, never all pairs)."""
     if not len(queries):
@@ -257,17 +235,3 @@ def _utm(value: Any, path: Path, utm_key: str, names_key: str) -> np.ndarray:
 
 def _table(names: list[str], utm: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"path": pd.array(names, dtype="string"), "easting": utm[0], "northing": utm[1]})
-
-
-def _split_table(table: pd.DataFrame, traversal: str) -> pd.DataFrame:
-    rows = table.index.to_numpy(dtype=np.int64)
-    out = pd.DataFrame({
-        "image_id": rows, "traversal": traversal, "condition": CONDITION, "timestamp": rows,
-        "path": table["path"].to_numpy(), "easting": table["easting"].to_numpy(),
-        "northing": table["northing"].to_numpy(), "yaw": np.full(len(table), np.nan),
-        "latitude": table["latitude"].to_numpy(), "longitude": table["longitude"].to_numpy(),
-    })
-    out["traversal"] = out["traversal"].astype("string")
-    out["condition"] = out["condition"].astype("string")
-    out["path"] = out["path"].astype("string")
-    return out[list(SPLIT_IMAGES)]

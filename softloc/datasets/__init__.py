@@ -1,8 +1,9 @@
 """Test-set formats behind one seam (softloc.datasets.base): a module per format, by name.
 
 params.yaml `testsets.<name>.format` names the module; `get(format)` returns it. To add a
-dataset, write softloc/datasets/<format>.py with `read_split(cfg)` and `load_image(path)` and
-add its name to FORMATS.
+dataset, write softloc/datasets/<format>.py with `read_split(cfg)` (reference and query tables,
+counts of every drop), `load_image(path)`, `store_loader(cfg, max_side)` (what the image store
+decodes with) and `CONFIG` (a pydantic model of its params keys), and add its name to FORMATS.
 """
 
 from __future__ import annotations

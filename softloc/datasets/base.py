@@ -41,6 +41,10 @@ class DatasetFormat(Protocol):
     def load_image(self, path: Path) -> np.ndarray:
         """One image as uint8 (H, W, 3) RGB; an unreadable file is an error naming it."""
 
+    def store_loader(self, cfg: Mapping[str, Any], max_side: int) -> Callable[[Path], np.ndarray]:
+        """The loader the image store decodes with (it may decode at a reduced size or crop to the
+        test set's one aspect); picklable, for the store's worker processes."""
+
 
 ImageLoader = Callable[[Path], np.ndarray]
 

@@ -42,7 +42,7 @@ CONFIG = create_model(
     utm_order=(Literal["auto", "easting_northing", "northing_easting"], "auto"),
     pitch=(Literal[1, 2] | None, 1),
     max_reference_distance_m=(float | None, Field(100.0, gt=0)),
-    condition=(str, Field(lists_file.CONDITION, pattern=CONDITION_PATTERN)),
+    condition=(str, Field("pittsburgh", pattern=CONDITION_PATTERN)),
     store_aspect=store_aspect_field(None),
 )
 DEFAULTS: dict[str, Any] = {name: field.default for name, field in CONFIG.model_fields.items()}

@@ -9,7 +9,7 @@ stereo centre camera's Bayer PNGs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,11 @@ def read_split(cfg: Mapping[str, Any]) -> TestSplit:
 def load_image(path: Path) -> np.ndarray:
     """A stereo centre Bayer PNG, demosaiced to uint8 RGB."""
     return load_bayer_png(path)
+
+
+def store_loader(cfg: Mapping[str, Any], max_side: int) -> Callable[[Path], np.ndarray]:
+    """The image store's loader: the demosaiced image (the store resizes it, one camera, one size)."""
+    return load_image
 
 
 def _convert(split: pd.DataFrame, utm_zone: str) -> pd.DataFrame:

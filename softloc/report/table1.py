@@ -1,0 +1,169 @@
+"""Table 1 and its companions as grids (markdown and HTML from one model).
+
+- Table 1: accuracy (%) per test set, condition and threshold, and the mean over conditions; the
+  mean over seeds with its standard deviation when there are several; best row per column in
+  bold; the last column is the reference method's paired difference at the headline threshold
+  with its 95% block-bootstrap interval ("*" where the interval excludes 0, "within noise" where
+  it does not).
+- Intervals: every row's accuracy per condition at the headline threshold with its interval.
+- Recall@N within the recall radius, for test sets whose summary has it.
+- Test sets: data source and per-condition query / reference counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from softloc.metrics import MEAN
+from softloc.report.analysis import Column, Table1, key_distance
+from softloc.report.grid import Grid
+from softloc.report.names import cited_name
+from softloc.report.results import Results
+
+UPPER_BOUND = "upper bound"
+KEPT_INIT = "†"
+KEPT_INIT_NOTE = ("† no validation gain over the initial network in every seed (†n/N: in n of N seeds): early "
+                  "stopping kept the initial weights.")
+
+
+def kept_initial(results: Results, params: dict[str, Any]) -> dict[str, str]:
+    """Trained methods whose best validation was step 0 (the initial network): method -> mark."""
+    marks = {}
+    for m in results.methods:
+        if params["methods"][m].get("loss") in (None, "none"):
+            continue
+        kept = sum(int(results.training[(m, s)].metrics.get("best_step", -1)) == 0 for s in results.seeds)
+        if kept:
+            marks[m] = KEPT_INIT if kept == len(results.seeds) else f"{KEPT_INIT}{kept}/{len(results.seeds)}"
+    return marks
+
+
+def method_label(method: str, params: dict[str, Any], marks: dict[str, str]) -> str:
+    """"Multi-similarity [Wang et al. 2019] (multisimilarity)", with † where early stopping kept the init."""
+    name = cited_name(params["methods"][method], params.get("model", {}))
+    mark = f" {marks[method]}" if method in marks else ""
+    return f"{name} ({method}){mark}"
+
+
+def row_labels(table: Table1, params: dict[str, Any], marks: dict[str, str]) -> dict[str, str]:
+    """One label per row; a row of identical methods names them all."""
+    labels = {}
+    for row, members in table.groups.items():
+        names = [method_label(m, params, marks) for m in members]
+        labels[row] = names[0] if len(names) == 1 else " = ".join(names)
+    return labels
+
+
+def column_label(column: Column, single_testset: bool) -> str:
+    testset, condition = column
+    if condition == MEAN:
+        return "mean"
+    if single_testset or condition == testset:
+        return condition
+    return f"{testset}: {condition}"
+
+
+def threshold_label(key: str) -> str:
+    """"at_05m" -> "5 m", "at_07.5m" -> "7.5 m"."""
+    return f"{key_distance(key):g} m"
+
+
+def _cell(mean: float, sd: float) -> str:
+    if not np.isfinite(mean):
+        return "–"
+    return f"{mean:.1f}" if not np.isfinite(sd) else f"{mean:.1f} ±{sd:.1f}"
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.1f}".replace("-", "−")
+
+
+def difference_cell(table: Table1, row: str) -> str:
+    """The reference's paired difference against `row` (reference minus row, percentage points)."""
+    if table.intervals is None or table.reference is None:
+        return "–"
+    if row == table.reference:
+        return "reference"
+    d = table.intervals.difference.set_index("method").loc[row]
+    text = f"{_signed(d['estimate'])} [{_signed(d['low'])}, {_signed(d['high'])}]"
+    return f"{text} *" if d["excludes_zero"] else f"{text} within noise"
+
+
+def table1_grid(table: Table1, labels: dict[str, str], single_testset: bool) -> Grid:
+    """Table 1: rows, then the upper bound; bold: the best row per column (as printed)."""
+    cols = [(t, c, k) for t, c in table.columns for k in table.thresholds]
+    headers = [[column_label((t, c), single_testset) for t, c, _ in cols],
+               [threshold_label(k) for _, _, k in cols]]
+    diff_header = f"Δ mean {threshold_label(table.headline)}"
+    headers[0].append(f"{table.reference} − row" if table.reference else "difference")
+    headers[1].append(f"{diff_header} [95%]")
+    grid = Grid("method", headers)
+    printed = table.mean[cols].round(1)
+    best = printed.eq(printed.max(axis=0), axis=1)
+    for row in table.groups:
+        cells = [_cell(table.mean.at[row, c], table.sd.at[row, c]) for c in cols]
+        grid.add(labels[row], [*cells, difference_cell(table, row)], [*best.loc[row].tolist(), False])
+    grid.add(f"({UPPER_BOUND})", [f"{table.upper_bound[c]:.1f}" for c in cols] + [""])
+    return grid
+
+
+def intervals_grid(table: Table1, labels: dict[str, str], single_testset: bool) -> Grid:
+    """Each row's accuracy at the headline threshold with its 95% block-bootstrap interval."""
+    acc = table.intervals.accuracy.set_index(["method", "testset", "condition"])
+    grid = Grid("method", [[column_label(c, single_testset) for c in table.columns]])
+    for row in table.groups:
+        cells = []
+        for t, c in table.columns:
+            r = acc.loc[(row, t, c)]
+            cells.append(f"{r['estimate']:.1f} [{r['low']:.1f}, {r['high']:.1f}]")
+        grid.add(labels[row], cells)
+    return grid
+
+
+def recall_grid(results: Results, table: Table1, labels: dict[str, str]) -> Grid | None:
+    """Recall@N (%) within the recall radius per test set that has it, mean over seeds."""
+    keyed = []
+    for t in results.testsets:
+        recall = results.run(results.methods[0], results.seeds[0], t).summary.get("recall") or {}
+        keyed += [(t, k) for k in sorted(recall)]
+    if not keyed:
+        return None
+    radius = results.run(results.methods[0], results.seeds[0], keyed[0][0]).summary.get("recall_radius_m", "?")
+    grid = Grid("method", [[t for t, _ in keyed], [f"R@{int(k[3:])} ({radius:g} m)" if isinstance(radius, float)
+                                                   else f"R@{int(k[3:])}" for _, k in keyed]])
+    for row in table.groups:
+        cells = [f"{100 * np.mean([results.run(row, s, t).summary['recall'][k] for s in results.seeds]):.1f}"
+                 for t, k in keyed]
+        grid.add(labels[row], cells)
+    return grid
+
+
+def testsets_grid(results: Results, params: dict[str, Any]) -> Grid:
+    """Per test set: format, split source, references, and queries per condition."""
+    grid = Grid("test set", [["format", "split", "references", "queries per condition",
+                              "queries without position", "testset stage counts"]], align_left=True)
+    for t in results.testsets:
+        cfg = params["testsets"][t]
+        summary = results.run(results.methods[0], results.seeds[0], t).summary
+        per_condition = ", ".join(f"{c} {n}" for c, n in sorted((summary.get("n_queries") or {}).items()))
+        if not isinstance(summary.get("n_queries"), dict):
+            per_condition = f"{summary.get('n_queries', '?')} (positions withheld)"
+        grid.add(t, [str(cfg.get("format", "?")), str(cfg.get("split", "?")), str(summary.get("n_reference", "?")),
+                     per_condition, str(summary.get("n_queries_position_unknown", 0)),
+                     _flat(results.testset_counts.get(t, {})) or "–"])
+    return grid
+
+
+def _flat(counts: dict[str, Any], prefix: str = "") -> str:
+    """reports/testsets/<t>.json in one line, its scalar leaves with dotted keys:
+    "queries.images 432; reference.images 1032" (lists such as array shapes are left out)."""
+    parts = []
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            inner = _flat(value, f"{prefix}{key}.")
+            parts += [inner] if inner else []
+        elif not isinstance(value, list):
+            parts.append(f"{prefix}{key} {value}")
+    return "; ".join(parts)
