@@ -8,7 +8,8 @@ stored images, the network's input), every method's data/eval/<m>/seed<s>/<t>/re
 (top-1 and its error), models/<m>/seed<s>/model.pt and data/features/<m>/seed<s>/<t>/pca.npz.
 Queries of the condition are chosen by softloc.report.figure3.select_queries (ours right, most
 others wrong); writes reports/figures/figure3/query_<row>.png, one per query, and
-reports/figures/figure3/selection.json (the chosen query rows and every method's top-1 and error).
+reports/figures/figure3/selection.json (the rows' method order, the chosen query rows and every
+method's top-1 and error), which softloc.report.figure3.figure3_section turns into a report section.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from softloc.imagestore import open_store
 from softloc.io import read_parquet, write_json
 from softloc.models import load_model
 from softloc.pca import load_pca
-from softloc.report.figure3 import Figure3Row, draw_figure3, select_queries
+from softloc.report.figure3 import FIGURE3_DIR, Figure3Row, draw_figure3, select_queries
 from softloc.schemas import TESTSET_IMAGES
 
 log = logging.getLogger("pipeline.gradcam")
-OUT = Path("reports/figures/figure3")
+OUT = Path("reports") / FIGURE3_DIR
 
 
 def main() -> None:
@@ -72,7 +73,7 @@ def main() -> None:
     for q in chosen:
         title = f"{testset} {cfg['condition']} query {queries['path'].iloc[q]} (seed {seed})"
         draw_figure3(np.asarray(query_images[q]), rows[q], title, OUT / f"query_{q}.png")
-    write_json({"testset": testset, "seed": seed, "condition": cfg["condition"], "queries": [
+    write_json({"testset": testset, "seed": seed, "condition": cfg["condition"], "rows": methods, "queries": [
         {"row": q, "path": queries["path"].iloc[q],
          "methods": {m: {"top1": int(retrievals[m].loc[q, "top1"]), "error_m": float(retrievals[m].loc[q, "error_m"])}
                      for m in methods}} for q in chosen]}, OUT / "selection.json")

@@ -10,10 +10,10 @@ import pandas as pd
 from softloc import datasets
 from softloc.gradcam import MatchCam
 from softloc.io import write_json
-from softloc.report.figure2 import build_figure2, set_sizes
-from softloc.report.figure3 import Figure3Row, draw_figure3
-from softloc.report.lists import TESTSET_COLUMNS, TRAIN_COLUMNS, write_lists
-from softloc.report.table2 import table2_markdown
+from softloc.report.figure2 import figure2_section, set_sizes
+from softloc.report.figure3 import FIGURE3_DIR, Figure3Row, draw_figure3, figure3_section
+from softloc.report.lists import TESTSET_COLUMNS, TRAIN_COLUMNS, lists_section, write_lists
+from softloc.report.table2 import table2_sections
 from softloc.schemas import SPLIT_IMAGES
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -58,27 +58,37 @@ def test_lists_hold_one_row_per_table_row(tmp_path: Path) -> None:
             assert list(listed.columns) == TESTSET_COLUMNS and len(listed) == len(table)
     unknown = pd.read_csv(paths["seasons_synthetic/queries"])
     assert unknown["easting"].isna().tolist() == [False, True, True]     # unknown positions stay empty
+    section = lists_section(tmp_path / "lists", tmp_path)
+    assert "| robotcar/queries | lists/robotcar/queries.csv | 5 |" in section.grids[0].markdown()
+    assert "| train_images | lists/train_images.csv | 40 |" in section.grids[0].markdown()
 
 
 def test_figure2_draws_every_set_and_counts_every_image(tmp_path: Path) -> None:
     train, sets = train_table(40), sample_testsets()
-    paths = build_figure2(train, sets, tmp_path)
-    assert paths["locations"].read_bytes()[:8] == PNG
+    section = figure2_section(train, sets, tmp_path)
+    assert (tmp_path / section.images[0][0]).read_bytes()[:8] == PNG
     sizes = set_sizes(train, sets)
     totals = sizes.groupby(["set", "split"], sort=False)["images"].sum().to_dict()
     assert totals == {("training", "train"): 40, ("robotcar", "reference"): 6, ("robotcar", "queries"): 5,
                       ("seasons_synthetic", "reference"): 4, ("seasons_synthetic", "queries"): 3}
-    text = paths["sizes"].read_text()
+    text = section.grids[0].markdown()
     assert "| robotcar | queries | snow | 3 |" in text and "| training | train | **total** | **40** |" in text
 
 
-def test_figure3_draws_one_row_per_method(tmp_path: Path) -> None:
+def test_figure3_draws_one_row_per_method_and_its_section_lists_the_errors(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
     cam = MatchCam(rng.uniform(0, 1, (48, 64)).astype(np.float32), rng.uniform(0, 1, (48, 64)).astype(np.float32), 0.8)
-    rows = [Figure3Row("triplet", image, cam, 42.0), Figure3Row("soft", image, cam, 3.2)]
-    draw_figure3(image, rows, "night query", tmp_path / "query_1.png")
-    assert (tmp_path / "query_1.png").read_bytes()[:8] == PNG
+    rows = [Figure3Row("triplet", image, cam, 42.0), Figure3Row("soft (ours)", image, cam, 3.2)]
+    draw_figure3(image, rows, "night query", tmp_path / FIGURE3_DIR / "query_7.png")
+    assert (tmp_path / FIGURE3_DIR / "query_7.png").read_bytes()[:8] == PNG
+    write_json({"testset": "robotcar", "seed": 0, "condition": "night", "rows": ["triplet", "soft"], "queries": [
+        {"row": 7, "path": "q7.png", "methods": {"triplet": {"top1": 3, "error_m": 42.0},
+                                                  "soft": {"top1": 1, "error_m": 3.2}}}]},
+               tmp_path / FIGURE3_DIR / "selection.json")
+    section = figure3_section(tmp_path)
+    assert section.images == [(f"{FIGURE3_DIR}/query_7.png", "Grad-CAM, query q7.png")]
+    assert section.grids[0].markdown().endswith("| triplet | 42.0 m |\n| soft | 3.2 m |\n")   # ours last
 
 
 def write_metrics(root: Path, method: str, testset: str, night_fine: float, with_truth: bool) -> None:
@@ -98,13 +108,15 @@ def test_table2_local_results_labelled_and_files_to_upload(tmp_path: Path) -> No
     for method, night in (("triplet", 20.0), ("soft", 40.0)):
         write_metrics(tmp_path, method, "seasons_synthetic", night, True)
         write_metrics(tmp_path, method, "robotcar_seasons", 0.0, False)
-    text = table2_markdown(params, tmp_path, {"soft": "soft (ours)"})
-    synthetic, real = text.split("## robotcar_seasons")
-    assert "Local results, not benchmark results" in synthetic and "`truth.txt`" in synthetic
+    synthetic, real = table2_sections(params, tmp_path, {"soft": "soft (ours)"})     # robotcar: no section
+    assert synthetic.title.startswith("Table 2: seasons_synthetic") and real.title.startswith("Table 2: robotcar_seasons")
+    assert "LOCAL RESULTS, NOT BENCHMARK RESULTS" in synthetic.text and "truth.txt" in synthetic.text
+    groups = synthetic.grids[0].markdown()
+    assert "| method | day (5 queries) 0.25 m, 2° |" in groups
     # Ties are all best (bold), as in Table 1.
-    assert "| soft (ours) | **10.0** | **50.0** | **80.0** | **40.0** |" in synthetic
-    assert "| triplet | **10.0** | **50.0** | **80.0** | 20.0 |" in synthetic
-    assert "nothing to upload" in synthetic
-    assert "Local results" not in real and "visuallocalization.net" in real
-    assert f"`{tmp_path}/soft/seed0/robotcar_seasons/RobotCar_eval_softloc-soft-seed0.txt`" in real
-    assert "## robotcar " not in text and "## robotcar\n" not in text    # not a Seasons set
+    assert "| soft (ours) | **10.0** | **50.0** | **80.0** | **40.0** |" in groups
+    assert "| triplet | **10.0** | **50.0** | **80.0** | 20.0 |" in groups
+    assert "nothing to upload" in synthetic.notes[0]
+    assert "LOCAL" not in real.text and "visuallocalization.net" in real.text and len(real.grids) == 1
+    assert f"| soft (ours) | 0 | {tmp_path}/soft/seed0/robotcar_seasons/RobotCar_eval_softloc-soft-seed0.txt |" in \
+        real.grids[0].markdown()

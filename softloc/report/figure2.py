@@ -5,7 +5,8 @@ table of set sizes (images per split and condition), from the pipeline's own tab
                                    references grey, queries coloured by condition (a test set
                                    near the training images, in UTM, shows them faintly for
                                    context); metres, UTM or the set's local frame
-    figure2_sizes.md               set, split, condition, images (and a total per split)
+    the sizes grid                 set, split, condition, images (and a total per split), in the
+                                   report Section `figure2_section` returns
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from softloc.io import write_text  # noqa: E402
-from softloc.report.savefig import save_figure  # noqa: E402
+from softloc.report.figures import save_figure  # noqa: E402
+from softloc.report.grid import Grid  # noqa: E402
+from softloc.report.page import Section  # noqa: E402
 
 TRAINING = "training"
 CONTEXT_KM = 20.0   # a test set's panel shows the training images when their boxes are this close
@@ -36,13 +38,14 @@ def set_sizes(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, pd.Da
     return pd.DataFrame(rows, columns=["set", "split", "condition", "images"])
 
 
-def sizes_markdown(sizes: pd.DataFrame) -> str:
-    """The set sizes as a markdown table, with a bold total per (set, split)."""
-    lines = ["| set | split | condition | images |", "|---|---|---|---:|"]
+def sizes_grid(sizes: pd.DataFrame) -> Grid:
+    """The set sizes as a report grid: a row per (set, split, condition), a bold total per split."""
+    grid = Grid("set", [["split", "condition", "images"]], align_left=True)
     for (name, split), group in sizes.groupby(["set", "split"], sort=False):
-        lines += [f"| {name} | {split} | {r.condition} | {r.images} |" for r in group.itertuples()]
-        lines.append(f"| {name} | {split} | **total** | **{group['images'].sum()}** |")
-    return "\n".join(lines) + "\n"
+        for r in group.itertuples():
+            grid.add(name, [split, r.condition, str(r.images)])
+        grid.add(name, [split, "total", str(group["images"].sum())], [False, True, True])
+    return grid
 
 
 def draw_locations(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, pd.DataFrame]], path: Path) -> None:
@@ -82,18 +85,17 @@ def draw_locations(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, 
     save_figure(fig, path)
 
 
-def build_figure2(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
-                  out_root: Path) -> dict[str, Path]:
-    """Write figures/figure2_locations.png and figure2_sizes.md under `out_root` (reports/); returns the paths.
-
-    `train` is data/processed/train_images.parquet, `testsets` maps each test set name to its
-    (reference, queries) tables from data/testsets/<name>/.
-    """
-    paths = {"locations": out_root / "figures" / "figure2_locations.png", "sizes": out_root / "figure2_sizes.md"}
-    draw_locations(train, testsets, paths["locations"])
-    title = "# Figure 2: set sizes (images per split and condition)\n\n"
-    write_text(title + sizes_markdown(set_sizes(train, testsets)), paths["sizes"])
-    return paths
+def figure2_section(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+                    out_root: Path) -> Section:
+    """Draw out_root/figures/figure2_locations.png and return Figure 2's report Section (the
+    figure and the sizes grid). `train` is data/processed/train_images.parquet, `testsets` maps
+    each test set name to its (reference, queries) tables from data/testsets/<name>/."""
+    image = "figures/figure2_locations.png"
+    draw_locations(train, testsets, out_root / image)
+    text = ("Where the training images and each test set's references and queries lie (metres: UTM, or the "
+            "set's own local frame), and how many images each split holds per condition.")
+    return Section("Figure 2: training and test images", text, [sizes_grid(set_sizes(train, testsets))],
+                   [(image, "training and test image locations")], [])
 
 
 def _scatter(ax: plt.Axes, table: pd.DataFrame, colour, label: str, size: float) -> None:

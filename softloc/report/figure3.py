@@ -8,6 +8,7 @@ What the maps show is defined in softloc.gradcam.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from softloc.gradcam import MatchCam  # noqa: E402
-from softloc.report.savefig import save_figure  # noqa: E402
+from softloc.report.figures import save_figure  # noqa: E402
+from softloc.report.grid import Grid  # noqa: E402
+from softloc.report.page import Section  # noqa: E402
+
+FIGURE3_DIR = "figures/figure3"   # under reports/: query_<row>.png and selection.json (gradcam stage)
 
 
 @dataclass(frozen=True)
@@ -72,3 +77,21 @@ def draw_figure3(query: np.ndarray, rows: list[Figure3Row], title: str, path: Pa
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.93, 1 - 0.45 / height))
     save_figure(fig, path)
+
+
+def figure3_section(reports_root: Path) -> Section:
+    """Figure 3's report Section from the gradcam stage's reports/figures/figure3/: its figures and
+    a grid of every method's top-1 error on each chosen query (ours last)."""
+    selection = json.loads((reports_root / FIGURE3_DIR / "selection.json").read_text())
+    queries = selection["queries"]
+    methods = selection["rows"]     # the figures' row order, ours last
+    grid = Grid("method", [[f"query {q['row']}" for q in queries]])
+    for method in methods:
+        grid.add(method, [f"{q['methods'][method]['error_m']:.1f} m" for q in queries])
+    text = (f"{selection['condition']} queries of {selection['testset']} (seed {selection['seed']}) chosen where "
+            "our method's top-1 is right and the most other methods' are wrong (params gradcam). Per method: "
+            "the query, Grad-CAM of the similarity of the query's and the retrieved image's descriptors on the "
+            "query and on the retrieved image (softloc.gradcam), the retrieved image, and their distance. "
+            "Below: each method's top-1 error per query.")
+    images = [(f"{FIGURE3_DIR}/query_{q['row']}.png", f"Grad-CAM, query {q['path']}") for q in queries]
+    return Section("Figure 3: Grad-CAM of night queries", text, [grid], images, [])

@@ -1,11 +1,12 @@
 """Table 2: top-1 retrieval on RobotCar Seasons / CMU Seasons, the long-term visual localization
 benchmark's measure (percent of queries within (0.25 m, 2 deg), (0.5 m, 5 deg), (5 m, 10 deg)).
 
-The benchmark keeps the query poses hidden, so for real data this table lists the submission
+The benchmark keeps the query poses hidden, so for real data the table lists the submission
 files to upload (the submission stage writes them) and where. Where query poses are known (the
 embedded synthetic set, or the public part of a real set named by `truth`), it shows the measure
 computed locally, labelled as such: per reporting group (RobotCar day / night, CMU urban /
-suburban / park) and per condition, each method, the mean over seeds.
+suburban / park) and per condition, each method, the mean over seeds. One report Section per
+Seasons test set (grids render as markdown and HTML).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from softloc.report.grid import Grid
+from softloc.report.page import Section
 from softloc.seasons_eval import THRESHOLDS, submission_path, threshold_key
 
 BENCHMARK_URL = "https://www.visuallocalization.net"
@@ -35,55 +38,55 @@ def read_pose_metrics(seasons_root: Path, methods: list[str], seeds: list[int], 
     return out
 
 
-def measure_table(metrics: dict[str, list[dict]], level: str, labels: dict[str, str]) -> str:
-    """A markdown table of `level` (by_group | by_condition): rows methods, columns label x threshold,
-    percent averaged over seeds; the best method per column in bold."""
+def measure_grid(metrics: dict[str, list[dict]], level: str, labels: dict[str, str]) -> Grid:
+    """Rows methods, columns (group or condition, threshold) of `level` (by_group | by_condition):
+    percent averaged over seeds, the best method per column (as printed) in bold."""
     keys = sorted({k for runs in metrics.values() for m in runs for k in m.get(level, {})})
     columns = [(k, threshold_key(*t)) for k in keys for t in THRESHOLDS]
-    values = {method: [np.mean([m[level][k][t] for m in runs]) for k, t in columns] for method, runs in metrics.items()}
-    best = np.max(np.array(list(values.values())), axis=0)
-    header = ["method", *[f"{k} {t.replace('m_', ' m, ').replace('deg', '°')}" for k, t in columns]]
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * len(columns)]
-    for method, row in values.items():
-        cells = [f"**{v:.1f}**" if round(v, 1) == round(b, 1) else f"{v:.1f}" for v, b in zip(row, best)]
-        lines.append("| " + " | ".join([labels.get(method, method), *cells]) + " |")
     counts = next(iter(metrics.values()))[0][level]
-    lines.append("")
-    lines.append("Queries: " + ", ".join(f"{k} {counts[k]['n']}" for k in keys) + ".")
-    return "\n".join(lines) + "\n"
+    grid = Grid("method", [[f"{k} ({counts[k]['n']} queries)" for k, _ in columns],
+                           [f"{m:g} m, {d:g}°" for k in keys for m, d in THRESHOLDS]])
+    values = np.array([[np.mean([m[level][k][t] for m in runs]) for k, t in columns] for runs in metrics.values()])
+    shown = np.round(values, 1)
+    for method, row, printed in zip(metrics, values, shown):
+        grid.add(labels.get(method, method), [f"{v:.1f}" for v in row], list(printed == shown.max(axis=0)))
+    return grid
 
 
-def table2_markdown(params: dict[str, Any], seasons_root: Path, labels: dict[str, str] | None = None) -> str:
-    """Table 2 for every params `testsets` entry of format `seasons` (see the module docstring)."""
+def table2_sections(params: dict[str, Any], seasons_root: Path, labels: dict[str, str] | None = None) -> list[Section]:
+    """Table 2's sections, one per params `testsets` entry of format `seasons` (none: no section)."""
     labels = labels or {}
-    methods, seeds = list(params["methods"]), [int(s) for s in params.get("seeds", [0])]
-    seasons = {t: c for t, c in (params.get("testsets") or {}).items() if c.get("format") == "seasons"}
-    parts = ["# Table 2: RobotCar Seasons / CMU Seasons (top-1 retrieval, reference pose of the top-1 image)\n"]
-    if not seasons:
-        parts.append("No test set of format `seasons` in params `testsets`.\n")
-    for testset, cfg in seasons.items():
+    methods, seeds = list(params["methods"]), [int(s) for s in params["seeds"]]
+    sections = []
+    for testset, cfg in (params.get("testsets") or {}).items():
+        if cfg.get("format") != "seasons":
+            continue
         dataset = str(cfg["dataset"])
         metrics = read_pose_metrics(seasons_root, methods, seeds, testset)
         first = next(iter(metrics.values()))[0]
-        parts.append(f"## {testset} ({BENCHMARK_NAME[dataset]} format)\n")
-        if first.get("n_with_truth", 0):
-            seed_note = f"mean of seeds {seeds}" if len(seeds) > 1 else f"seed {seeds[0]}"
-            parts.append(
-                f"**Local results, not benchmark results**: computed here by softloc.seasons_eval from the "
-                f"{first['n_with_truth']} of {first['n_queries']} queries whose poses `{cfg.get('truth')}` gives "
-                f"(the benchmark's measure: percent of queries within each position and rotation threshold; "
-                f"{seed_note}; best per column in bold).\n")
-            parts.append("### By reporting group\n\n" + measure_table(metrics, "by_group", labels))
-            parts.append("### By condition\n\n" + measure_table(metrics, "by_condition", labels))
-        prefix = "RobotCar" if dataset == "robotcar" else "CMU"
-        if first.get("n_with_truth", 0) == first.get("n_queries", -1):
-            parts.append("### Submission files\n\nIn the benchmark's format, for checking only: every query pose of "
-                         "this set is known here, so there is nothing to upload.\n")
-        else:
-            parts.append(
-                f"### Files to upload\n\nUpload each file at {BENCHMARK_URL} (Submission, dataset "
-                f"{BENCHMARK_NAME[dataset]}); the name after `{prefix}_eval_` is the method name the benchmark "
-                "shows. One line per query: `name qw qx qy qz tx ty tz` (world-to-camera, t = -R c).\n")
-        parts += [f"- `{submission_path(seasons_root, m, s, testset, dataset)}`" for m in methods for s in seeds]
-        parts.append("")
-    return "\n".join(parts) + "\n"
+        files = Grid("method", [["seed", "submission file (benchmark format)"]], align_left=True)
+        for m in methods:
+            for s in seeds:
+                files.add(labels.get(m, m), [str(s), str(submission_path(seasons_root, m, s, testset, dataset))])
+        title = f"Table 2: {testset} ({BENCHMARK_NAME[dataset]} format)"
+        upload = (f"Upload each file at {BENCHMARK_URL} (Submission, dataset {BENCHMARK_NAME[dataset]}); the "
+                  "name after _eval_ is the method name the benchmark shows. One line per query: name qw qx qy "
+                  "qz tx ty tz (world-to-camera rotation, translation t = -R c).")
+        if not first.get("n_with_truth", 0):
+            sections.append(Section(title, "Top-1 retrieval: each query gets the pose of its top-1 reference "
+                                    "image (same camera). The query poses are the benchmark's hidden truth: "
+                                    + upload, [files], [], []))
+            continue
+        seed_note = f"mean of seeds {seeds}" if len(seeds) > 1 else f"seed {seeds[0]}"
+        local_only = first["n_with_truth"] == first["n_queries"]
+        text = (f"LOCAL RESULTS, NOT BENCHMARK RESULTS: the benchmark's measure (percent of queries within both "
+                f"the position and the rotation threshold of their true pose) computed here by "
+                f"softloc.seasons_eval on the {first['n_with_truth']} of {first['n_queries']} queries whose poses "
+                f"{cfg.get('truth')} gives; top-1 retrieval within each camera, the query takes its top-1 "
+                f"reference's pose; {seed_note}; best per column in bold. First by the benchmark's reporting "
+                f"group, then by condition.")
+        note = ("The submission files are in the benchmark's format for checking only: every query pose of this "
+                "set is known here, nothing to upload." if local_only else upload)
+        sections.append(Section(title, text, [measure_grid(metrics, "by_group", labels),
+                                              measure_grid(metrics, "by_condition", labels), files], [], [note]))
+    return sections
