@@ -4,6 +4,7 @@
 # and helpers:
 #   make dvc ARGS="exp show --only-changed"   any dvc command inside the environment
 #   make seeds   the seed study: the whole pipeline with seeds [0, 1, 2] as a DVC experiment
+#   make report-check   exit 1 (naming the files) when the report is older than what it summarises
 # The environment is .venv, rebuilt whenever pyproject.toml changes.
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed
 # dvc.yaml's commands run `python -m pipeline.<stage>`: that python must be the venv's.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: repro test test-fast dvc seeds
+.PHONY: repro test test-fast dvc seeds report-check
 
 repro: $(STAMP)
 	$(VENV)/bin/dvc repro
@@ -28,6 +29,9 @@ dvc: $(STAMP)
 
 seeds: $(STAMP)
 	$(VENV)/bin/dvc exp run -S 'seeds=[0,1,2]'
+
+report-check: $(STAMP)
+	$(VENV)/bin/python -m softloc.report --check
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
