@@ -38,12 +38,14 @@ import torch
 from tqdm import tqdm
 
 from softloc import schemas
+from softloc.features import iter_batches
 from softloc.imagestore import open_store
 from softloc.io import atomic_path, read_parquet
 from softloc.losses import TupleBatch, build_loss
 from softloc.metrics import accuracy_at, retrieval_errors
 from softloc.mining import MiningCache, TupleSampler, TupleSpec
 from softloc.models import build_network, preprocess, save_model
+from softloc.prefetch import Prefetcher, StepBatch, host_batch, read_images
 from softloc.retrieval import search_top1
 
 log = logging.getLogger(__name__)
@@ -154,28 +156,27 @@ def tuple_spec(method_cfg: dict[str, Any], train_cfg: dict[str, Any]) -> TupleSp
 
 
 def load_batch(images: np.ndarray, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 (len(rows), H, W, 3) images of `rows` from a store, read in file order, on `device`."""
-    flat = rows.ravel()
-    unique, inverse = np.unique(flat, return_inverse=True)
-    batch = torch.from_numpy(np.ascontiguousarray(images[unique]))[torch.from_numpy(inverse)]
-    if device.type == "cuda":
-        return batch.pin_memory().to(device, non_blocking=True)
-    return batch
+    """uint8 (rows.size, H, W, 3) images of `rows` from a store, read in file order, on `device`."""
+    return read_images(images, rows, pin=device.type == "cuda").to(device, non_blocking=True)
 
 
 @torch.no_grad()
 def embed(net: torch.nn.Module, images: np.ndarray, rows: np.ndarray | None, device: torch.device, batch_size: int, amp: torch.dtype | None) -> np.ndarray:
-    """(n, dim) float32 descriptors of store images `rows` (all when None), network in eval mode."""
+    """(n, dim) float32 descriptors of store images `rows` (all when None), network in eval mode.
+
+    The next batch is read (and pinned) in a background thread while the network runs; the
+    descriptors stay on the device until one copy at the end (no synchronisation per batch).
+    """
     was_training = net.training
     net.eval()
     rows = np.arange(len(images)) if rows is None else np.asarray(rows)
     out = []
-    for start in range(0, len(rows), batch_size):
-        x = preprocess(load_batch(images, rows[start : start + batch_size], device))
+    for batch in iter_batches(images, rows, batch_size, pin=device.type == "cuda"):
+        x = preprocess(batch.to(device, non_blocking=True))
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            out.append(net(x).float().cpu())
+            out.append(net(x).float())
     net.train(was_training)
-    return torch.cat(out).numpy() if out else np.zeros((0, net.dim), np.float32)
+    return torch.cat(out).cpu().numpy() if out else np.zeros((0, net.dim), np.float32)
 
 
 def validate(net: torch.nn.Module, data: TrainData, train_cfg: dict[str, Any], device: torch.device, amp: torch.dtype | None) -> float:
@@ -254,6 +255,9 @@ class Trainer:
         self.sampler = TupleSampler(data.train.xy, data.yaw_deg, data.anchors, self.spec)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=float(train_cfg["lr"]))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
+        # the training forward; self.net (eager, plain state-dict keys) validates, embeds and is saved
+        self.step_net = torch.compile(self.net) if train_cfg.get("compile", False) else self.net
+        self.feed = Prefetcher(self.device)
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -291,31 +295,40 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def build_tuples(self, anchors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """(B, M) tuple rows for `anchors`, the hard negatives picked from the mining cache."""
+    def build_tuples(self, anchors: np.ndarray, rng: np.random.Generator, cache: MiningCache | None) -> np.ndarray:
+        """(B, M) tuple rows for `anchors`, the hard negatives picked from the mining `cache`."""
         hard = None
         if self.spec.n_hard > 0:
-            hard = self.state.cache.hardest_first(anchors)
+            hard = cache.hardest_first(anchors)
         return self.sampler.sample(anchors, rng, hard)
 
-    def train_step(self, rows: np.ndarray) -> float:
-        """One optimizer step on the (B, M) tuples `rows`; returns the loss."""
-        return self.model_step(*self.device_batch(rows))
+    def host_batch(self, order: np.ndarray, epoch: int, step: int, cache: MiningCache | None) -> StepBatch:
+        """Step `step` of `epoch` (anchors from the epoch's `order`): its tuples, images and positions in host memory."""
+        b = int(self.train_cfg["batch_tuples"])
+        rows = self.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng([self.seed, epoch, step]), cache)
+        return host_batch(self.data.train.images, self.data.train.xy, rows, pin=self.device.type == "cuda")
 
-    def device_batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (B, M) tuples' uint8 images and anchor-centred positions (metres), on the device."""
-        xy = self.data.train.xy[rows]
-        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32)).to(self.device)
-        return load_batch(self.data.train.images, rows, self.device), positions
+    def step_batch(self, order: np.ndarray, step: int, n_steps: int) -> StepBatch:
+        """This epoch's step `step` on the device (prepared while the previous step ran); starts preparing the next.
 
-    def model_step(self, images: torch.Tensor, positions: torch.Tensor) -> float:
-        """Forward, loss, backward and Adam step on device tuples (`device_batch`'s pair); returns the loss."""
-        b, m = positions.shape[:2]
-        x = preprocess(images)
+        The feed key names the mining cache a batch was sampled from: a batch prepared before a
+        cache refresh is not used after it.
+        """
+        st = self.state
+        batch = self.feed.take((st.epoch, step, id(st.cache)), lambda: self.host_batch(order, st.epoch, step, st.cache))
+        if step + 1 < n_steps:
+            epoch, cache = st.epoch, st.cache  # bound now: the worker must not see later changes
+            self.feed.submit((epoch, step + 1, id(cache)), lambda: self.host_batch(order, epoch, step + 1, cache))
+        return batch
+
+    def train_step(self, batch: StepBatch) -> float:
+        """Forward, loss, backward and Adam step on a device StepBatch; returns the loss."""
+        b, m = batch.positions.shape[:2]
+        x = preprocess(batch.images)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
-            features = self.net(x)
-        batch = TupleBatch(features.float().view(b, m, -1), positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
-        loss = self.loss_fn(batch)
+            features = self.step_net(x)
+        tuples = TupleBatch(features.float().view(b, m, -1), batch.positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
+        loss = self.loss_fn(tuples)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -363,21 +376,20 @@ class Trainer:
             while st.step_in_epoch < n_steps and not st.stopped:
                 s = st.step_in_epoch
                 start = time.perf_counter()
-                anchors = order[s * b : (s + 1) * b]
                 if self.spec.n_hard > 0 and st.global_step % refresh == 0:
                     window = schedule[st.global_step * b : (st.global_step + refresh) * b]
                     st.cache = refresh_cache(self.net, self.data, window, np.random.default_rng([self.seed, st.global_step, 1]), cfg, self.device, self.amp)
-                rows = self.build_tuples(anchors, np.random.default_rng([self.seed, st.epoch, s]))
-                loss = self.train_step(rows)
+                batch = self.step_batch(order, s, n_steps)
+                loss = self.train_step(batch)
                 seconds = time.perf_counter() - start
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"{self.method}: loss is {loss} at step {st.global_step} (lower train.lr?)")
                 st.step_in_epoch += 1
                 st.global_step += 1
                 st.seconds += seconds
-                st.images_seen += rows.size
-                self.record({"step": st.global_step, "train/loss": loss, "train/images_per_s": rows.size / seconds, "train/lr": lr})
-                bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rows.size / seconds:.0f}")
+                st.images_seen += batch.rows.size
+                self.record({"step": st.global_step, "train/loss": loss, "train/images_per_s": batch.rows.size / seconds, "train/lr": lr})
+                bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{batch.rows.size / seconds:.0f}")
                 bar.update()
                 if val_every and st.global_step % val_every == 0:
                     self.validate_and_track()
@@ -433,6 +445,8 @@ class Trainer:
     def finish(self, model_path: str | os.PathLike) -> dict[str, Any]:
         """Write the best weights to the model file, close the logs with metrics.json; delete the resume state."""
         st = self.state
+        if self.loss_fn is not None:
+            self.feed.close()
         if st.best_weights is not None:
             self.net.load_state_dict(st.best_weights)
         summary = self.summary()
