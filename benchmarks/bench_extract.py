@@ -48,7 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--store", default="data/processed/images/test_reference.npy")
+    parser.add_argument("--store", default="data/testsets/robotcar/images/reference.npy")
     args = parser.parse_args()
     params = load_params()
     device = resolve_device(params["extract"]["device"])

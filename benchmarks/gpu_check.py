@@ -192,7 +192,7 @@ def configs(sizes: Sizes, device: torch.device, params: dict[str, Any]) -> tuple
         model["small_channels"] = list(sizes.small_channels)
     train = {**params["train"], "device": device.type, "amp": "bf16", "batch_tuples": sizes.tuples,
              "n_close": sizes.n_close, "n_far": sizes.n_far, "eval_batch_size": sizes.eval_batch,
-             "checkpoint_every_steps": 0,
+             "checkpoint_every_steps": 0, "seed": 0,
              "mining": {**params["train"]["mining"], "cache_size": sizes.cache_size, "refresh_steps": sizes.refresh_steps}}
     return params["methods"]["soft"], model, train
 

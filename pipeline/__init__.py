@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from softloc.params import load_params
@@ -14,19 +16,61 @@ LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 def setup_logging() -> None:
     """One log format for every stage (timestamps show where the time of a `dvc repro` goes)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    # faiss logs which SIMD loader it picked at import; that says nothing about the run
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
-def method_stage(doc: str) -> tuple[str, dict[str, Any]]:
-    """Entry of a per-method stage (`python -m pipeline.<stage> <method>`): the method and params.yaml.
+@dataclass(frozen=True)
+class Run:
+    """One cell of the (method, seed, test set) matrix and the paths of its outputs."""
 
-    An unknown method is an error naming the methods params.yaml has.
+    method: str
+    seed: int
+    testset: str | None = None
+
+    @property
+    def model_dir(self) -> Path:
+        return Path("models") / self.method / f"seed{self.seed}"
+
+    @property
+    def train_report_dir(self) -> Path:
+        return Path("reports/train") / self.method / f"seed{self.seed}"
+
+    @property
+    def features_dir(self) -> Path:
+        return Path("data/features") / self.method / f"seed{self.seed}" / str(self.testset)
+
+    @property
+    def eval_data_dir(self) -> Path:
+        return Path("data/eval") / self.method / f"seed{self.seed}" / str(self.testset)
+
+    @property
+    def eval_report_dir(self) -> Path:
+        return Path("reports/eval") / self.method / f"seed{self.seed}" / str(self.testset)
+
+
+def testset_dir(name: str) -> Path:
+    """Where the testset stage writes test set `name`: its tables and image stores."""
+    return Path("data/testsets") / name
+
+
+def run_stage(doc: str, with_testset: bool) -> tuple[Run, dict[str, Any]]:
+    """Entry of a matrix stage: `python -m pipeline.<stage> <method> <seed> [<testset>]`.
+
+    A method, seed or test set that params.yaml does not list is an error naming what it lists.
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("method", help="a key of params.yaml `methods`")
-    method = parser.parse_args().method
+    parser.add_argument("seed", type=int, help="one of params.yaml `seeds`")
+    if with_testset:
+        parser.add_argument("testset", help="a key of params.yaml `testsets`")
+    args = parser.parse_args()
     setup_logging()
     params = load_params()
-    methods = params.get("methods") or {}
-    if method not in methods:
-        raise SystemExit(f"unknown method {method!r}; params.yaml methods: {sorted(methods)}")
-    return method, params
+    listed = {"method": params["methods"], "seed": params["seeds"]}
+    if with_testset:
+        listed["testset"] = params["testsets"]
+    for axis, values in listed.items():
+        if getattr(args, axis) not in values:
+            raise SystemExit(f"unknown {axis} {getattr(args, axis)!r}; params.yaml lists {sorted(values)}")
+    return Run(args.method, args.seed, getattr(args, "testset", None)), params

@@ -1,7 +1,10 @@
-"""Stage imagestore: decode + demosaic + resize every split's images once into data/processed/images/<split>.npy.
+"""Stage imagestore: decode + demosaic + resize the training and validation images once.
 
     python -m pipeline.imagestore
-Reads params data.raw_root and model.image_max_side.
+
+Reads params data.raw_root and model.image_max_side and data/processed/{train_images,
+val_reference,val_queries}.parquet; writes data/processed/images/<split>.npy. (Test sets have
+their own stores: the testset stage.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from softloc.imagestore import build_store
 from softloc.io import read_parquet
 from softloc.params import load_params
 
-SPLITS = ("train_images", "val_reference", "val_queries", "test_reference", "test_queries")
+SPLITS = ("train_images", "val_reference", "val_queries")
 PROCESSED = Path("data/processed")
 
 log = logging.getLogger("pipeline.imagestore")

@@ -1,5 +1,5 @@
 """index stage: data/interim/images.parquet -> data/processed/{train_images, train_anchors,
-val_reference, val_queries, test_reference, test_queries}.parquet + reports/index.json.
+val_reference, val_queries}.parquet, data/processed/test/{reference,queries}.parquet + reports/index.json.
 
     python -m pipeline.index [--params params.yaml] [--images ...] [--out-dir ...] [--report ...]
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     try:
         counts = synthetic.write_world(cfg, tmp)
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the raw world is for the group to read
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -52,6 +54,12 @@ def main(argv: list[str] | None = None) -> None:
              time.perf_counter() - start)
     log.info("route extent (UTM 30U): %s", regions["extent"])
     log.info("suggested split boxes: test %s, val %s", regions["test"], regions["val"])
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""Stage train@<method>: train one method of params.yaml `methods` (or initialise it: loss none).
+"""Stage train@<method>-<seed>: train one method of params.yaml `methods` from one seed.
 
-    python -m pipeline.train <method>
+    python -m pipeline.train <method> <seed>
+
 Reads params model, train, methods.<method>; data/processed/{train_images,train_anchors,
-val_reference,val_queries}.parquet and data/processed/images/. Writes models/<method>/model.pt and
-dvclive logs + metrics.json under reports/train/<method>/. A killed run resumes from
-models/.resume/<method>/ (not a DVC out, so DVC does not delete it before the rerun).
+val_reference,val_queries}.parquet and data/processed/images/. The seed draws the initial
+weights and every random choice of training. Writes models/<method>/seed<seed>/model.pt and the
+dvclive logs + metrics.json under reports/train/<method>/seed<seed>/ (deterministic: no
+wall-clock figure; timings go to reports/telemetry/, which is not tracked). A killed run resumes
+from models/.resume/ (not a DVC output, so DVC does not delete it before the rerun).
 """
 
 from __future__ import annotations
@@ -12,28 +15,27 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pipeline import method_stage
+from pipeline import run_stage
 from softloc.train import load_train_data, train_method
 
 log = logging.getLogger("pipeline.train")
 
 
 def main() -> None:
-    method, params = method_stage(__doc__)
-    methods = params["methods"]
+    run, params = run_stage(__doc__, with_testset=False)
+    method_cfg = params["methods"][run.method]
+    model_cfg = {**params["model"], "seed": run.seed}
+    train_cfg = {**params["train"], "seed": run.seed}
     data = load_train_data("data/processed")
-    log.info("training %s: %s (model %s)", method, methods[method], params["model"])
+    log.info("training %s seed %d: %s (model %s)", run.method, run.seed, method_cfg, model_cfg)
     summary = train_method(
-        method,
-        methods[method],
-        params["model"],
-        params["train"],
-        data,
-        model_path=Path("models") / method / "model.pt",
-        report_dir=Path("reports/train") / method,
-        resume_root=Path("models/.resume"),
+        run.method, method_cfg, model_cfg, train_cfg, data,
+        model_path=run.model_dir / "model.pt",
+        report_dir=run.train_report_dir,
+        resume_root=Path("models/.resume") / f"seed{run.seed}",
+        telemetry_path=Path("reports/telemetry/train") / run.method / f"seed{run.seed}.json",
     )
-    log.info("done %s: %s", method, summary)
+    log.info("done %s seed %d: %s", run.method, run.seed, summary)
 
 
 if __name__ == "__main__":

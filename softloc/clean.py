@@ -2,7 +2,9 @@
 
 The paper (Section 5): "we remove location outliers and exclude under- and overexposed images".
 Each image gets exactly one reason, the first of REASONS that applies, or "" when kept; nothing
-is dropped silently, and the counts per reason per traversal form reports/clean.json.
+is dropped silently, and the counts per reason per traversal form reports/clean.json. Traversal
+folders under the raw root that traversals.csv does not list are not read: each is warned about
+and counted (with its images) in clean.json's `unlisted_traversals`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from scipy.ndimage import median_filter
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
+from softloc.config import CONDITION_PATTERN
 from softloc.data import robotcar
 from softloc.schemas import IMAGES
 
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 REASONS = (
     "no_image_file",      # listed in stereo.timestamps, no PNG on disk
     "unreadable_image",   # PNG present but not decodable as an 8-bit Bayer mosaic
+    "wrong_size",         # (height, width) other than the most common size of the dataset
     "underexposed",       # mean intensity below clean.underexposed_below
     "overexposed",        # mean intensity above clean.overexposed_above
     "no_ins_coverage",    # timestamp outside the time span of gps/ins.csv
@@ -37,6 +41,7 @@ REASONS = (
     "location_outlier",   # pose off the traversal's own trajectory, or off the common route
 )
 TRAVERSAL_NAME = re.compile(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}")
+CONDITION = re.compile(CONDITION_PATTERN)
 IMAGE_BATCH = 256
 
 
@@ -54,6 +59,9 @@ def read_traversal_list(root: str | os.PathLike) -> pd.DataFrame:
     for line, row in lines[1:]:
         if len(row) != 2 or not TRAVERSAL_NAME.fullmatch(row[0]) or not row[1].strip():
             raise ValueError(f"{path}, line {line}: expected '<YYYY-MM-DD-HH-MM-SS>,<condition>', got {row}")
+        if not CONDITION.match(row[1].strip()):
+            raise ValueError(f"{path}, line {line}: condition {row[1].strip()!r} is not a lower-case identifier "
+                             f"({CONDITION_PATTERN}; conditions are matched exactly, e.g. overcast, night)")
         if not (Path(root) / row[0]).is_dir():
             raise ValueError(f"{path}, line {line}: traversal folder {Path(root) / row[0]} does not exist")
         if row[0] in {r[0] for r in rows}:
@@ -63,11 +71,28 @@ def read_traversal_list(root: str | os.PathLike) -> pd.DataFrame:
     return table.sort_values("traversal", kind="stable").reset_index(drop=True)
 
 
+def unlisted_traversals(root: str | os.PathLike, listed: set[str]) -> dict[str, int]:
+    """Traversal folders under `root` that traversals.csv does not list: {name: image files}.
+
+    They are not cleaned (their condition is unknown); each is warned about and counted.
+    """
+    unlisted = {}
+    for folder in sorted(Path(root).iterdir()):
+        if folder.is_dir() and TRAVERSAL_NAME.fullmatch(folder.name) and folder.name not in listed:
+            images = folder / robotcar.IMAGE_DIR
+            unlisted[folder.name] = len(os.listdir(images)) if images.is_dir() else 0
+            log.warning("%s: traversal folder not listed in %s: its %d images are not used",
+                        folder, Path(root) / "traversals.csv", unlisted[folder.name])
+    return unlisted
+
+
 def clean_dataset(root: str | os.PathLike, cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict]:
     """Every image of every listed traversal with pose, kept and reason (schemas.IMAGES), and the report."""
     traversals = read_traversal_list(root)
+    unlisted = unlisted_traversals(root, set(traversals["traversal"]))
     tables = [read_traversal(root, t.traversal, t.condition, cfg) for t in traversals.itertuples()]
     images = pd.concat(tables, ignore_index=True)
+    images["wrong_size"] = wrong_size(images)
     trusted = images["pose_ok"].to_numpy() & ~images["off_trajectory"].to_numpy()
     images["off_route"] = off_common_route(images, trusted, float(cfg["route_radius_m"]))
     images["location_outlier"] = images["pose_ok"] & (images["off_trajectory"] | images["off_route"])
@@ -76,7 +101,9 @@ def clean_dataset(root: str | os.PathLike, cfg: Mapping[str, Any]) -> tuple[pd.D
     images.loc[~images["pose_ok"], ["easting", "northing", "yaw", "latitude", "longitude"]] = np.nan
     images["image_id"] = np.arange(len(images), dtype=np.int64)
     images = images[list(IMAGES)]
-    return images, clean_report(images)
+    report = clean_report(images)
+    report["unlisted_traversals"] = unlisted
+    return images, report
 
 
 def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
@@ -95,8 +122,11 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
     on_disk = set(os.listdir(folder / robotcar.IMAGE_DIR)) if (folder / robotcar.IMAGE_DIR).is_dir() else set()
     images["no_image_file"] = [f"{t}.png" not in on_disk for t in timestamps]
     brightness = np.full(len(images), np.nan)
-    present = ~images["no_image_file"].to_numpy()
-    brightness[present] = mean_intensities([Path(root) / p for p in images["path"][present]], desc=traversal)
+    size = np.zeros((len(images), 2), dtype=np.int64)
+    present = ~images["no_image_file"].to_numpy(dtype=bool)
+    brightness[present], size[present] = mean_intensities([Path(root) / p for p in images["path"][present]],
+                                                          desc=traversal)
+    images["height"], images["width"] = size[:, 0], size[:, 1]
     images["unreadable_image"] = present & np.isnan(brightness)
     images["underexposed"] = brightness < float(cfg["underexposed_below"])
     images["overexposed"] = brightness > float(cfg["overexposed_above"])
@@ -111,8 +141,9 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
     return images
 
 
-def mean_intensities(paths: list[Path], desc: str = "") -> np.ndarray:
-    """Mean raw-mosaic intensity (0-255) of each image, NaN where unreadable; decoded in a thread pool.
+def mean_intensities(paths: list[Path], desc: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Mean raw-mosaic intensity (0-255) of each image, NaN where unreadable, and its raw
+    (height, width), (0, 0) where unreadable; decoded in a thread pool.
 
     The mean of a Bayer mosaic equals the mean of its 2x2-binned luminance (R + 2G + B) / 4, so no
     demosaicing is needed. (cv2.IMREAD_REDUCED_GRAYSCALE_2 would give exactly that binning, but for
@@ -122,21 +153,44 @@ def mean_intensities(paths: list[Path], desc: str = "") -> np.ndarray:
     batches = [paths[i:i + IMAGE_BATCH] for i in range(0, len(paths), IMAGE_BATCH)]
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool, \
             tqdm(total=len(paths), desc=f"exposure {desc}", unit="img", leave=False) as bar:
-        results = []
-        for values in pool.map(_batch_means, batches):
-            results.append(values)
+        means, sizes = [np.zeros(0)], [np.zeros((0, 2), dtype=np.int64)]
+        for values, shapes in pool.map(_batch_means, batches):
+            means.append(values)
+            sizes.append(shapes)
             bar.update(len(values))
-    return np.concatenate(results) if results else np.zeros(0)
+    return np.concatenate(means), np.concatenate(sizes)
 
 
-def _batch_means(paths: list[Path]) -> np.ndarray:
+def _batch_means(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     values = np.full(len(paths), np.nan)
+    sizes = np.zeros((len(paths), 2), dtype=np.int64)
     for i, path in enumerate(paths):
         try:
-            values[i] = robotcar.read_mosaic(path).mean()
+            mosaic = robotcar.read_mosaic(path)
         except ValueError as err:
             log.warning("unreadable_image: %s", err)
-    return values
+            continue
+        values[i], sizes[i] = mosaic.mean(), mosaic.shape
+    return values, sizes
+
+
+def wrong_size(images: pd.DataFrame) -> np.ndarray:
+    """True for each readable image whose (height, width) differs from the most common one.
+
+    The expected size is the mode over every readable image of the dataset (ties: the smaller
+    size), so one odd camera file cannot pass as the norm; each drop is logged with its file.
+    """
+    readable = ~images["no_image_file"].to_numpy(dtype=bool) & ~images["unreadable_image"].to_numpy(dtype=bool)
+    size = images[["height", "width"]].to_numpy(np.int64)
+    if not readable.any():
+        return np.zeros(len(images), dtype=bool)
+    shapes, counts = np.unique(size[readable], axis=0, return_counts=True)
+    expected = shapes[np.argmax(counts)]
+    wrong = readable & (size != expected).any(axis=1)
+    for row in np.flatnonzero(wrong):
+        log.warning("wrong_size: %s is %dx%d, the dataset's images are %dx%d (height x width)",
+                    images["path"].iat[row], *size[row], *expected)
+    return wrong
 
 
 def ins_outliers(ins: pd.DataFrame, window_s: float, max_deviation_m: float) -> np.ndarray:

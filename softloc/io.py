@@ -22,6 +22,16 @@ import pyarrow.parquet as pq
 log = logging.getLogger(__name__)
 
 
+def _default_file_mode() -> int:
+    """0666 under the process umask (0644 with the usual 022), as open() would create a file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success."""
@@ -32,6 +42,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _FILE_MODE)  # mkstemp makes 0600; outputs are for the group to read
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -50,6 +61,13 @@ def write_text(text: str, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     log.info("wrote %s", path)
+
+
+def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a table as CSV (no index, 6 significant digits), atomically."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+    log.info("wrote %s (%d rows)", path, len(df))
 
 
 def save_npy(array: np.ndarray, path: str | os.PathLike) -> None:

@@ -7,6 +7,8 @@ paper), at fixed thresholds and as curves over d.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -48,39 +50,78 @@ def accuracy_table(errors: np.ndarray, conditions: np.ndarray, distances_m: np.n
     return table
 
 
+@dataclass(frozen=True)
+class Localization:
+    """One evaluated run: compact DVC metrics, the full summary, and the accuracy curves.
+
+    metrics (percent, 2 decimals; what `dvc metrics diff` / `dvc exp show` compare):
+        {"mean": {"at_05m": .., "at_10m": .., "at_15m": ..}, "at_10m": {<condition>: ..}}
+        (the per-condition block at `headline_m` only when there are several conditions)
+    summary (fractions): accuracy and upper bound per threshold and condition, query counts.
+    curves (percent): d_m, accuracy per condition and mean, then upper_bound_<condition|mean>.
+    """
+
+    metrics: dict
+    summary: dict
+    curves: pd.DataFrame
+
+
 def evaluate_localization(
     errors: np.ndarray,
     bound_errors: np.ndarray,
     conditions: np.ndarray,
     thresholds_m: list[float],
     curve_max_m: float,
-) -> tuple[dict, pd.DataFrame]:
-    """Metrics dict (accuracy and upper bound per condition and mean at each threshold, query
-    counts) and the curves over d = 0..curve_max_m in 1 m steps (wide: d_m, accuracy,
-    upper_bound for the mean, then accuracy_<condition>, upper_bound_<condition>)."""
+    headline_m: float,
+) -> Localization:
+    """Accuracy within each threshold per condition and the mean over conditions (the paper's
+    Table 1), the same for a perfect retrieval (upper bound), and curves over d = 0..curve_max_m
+    in 1 m steps. `errors` and `bound_errors` are metres per query."""
     conditions = np.asarray(conditions).astype(str)
     thresholds = np.asarray(thresholds_m, dtype=np.float64)
     accuracy = accuracy_table(errors, conditions, thresholds)
     bound = accuracy_table(bound_errors, conditions, thresholds)
-    metrics = {
+    metrics = {MEAN: {threshold_key(d): _percent(v) for d, v in accuracy[MEAN].items()}}
+    names = list(accuracy.columns.drop(MEAN))
+    if len(names) > 1:
+        headline = accuracy_table(errors, conditions, np.array([float(headline_m)]))
+        metrics[threshold_key(headline_m)] = {c: _percent(headline[c].iloc[0]) for c in names}
+    summary = {
         "accuracy": _by_threshold(accuracy),
         "upper_bound": _by_threshold(bound),
-        "n_queries": {c: int(np.sum(conditions == c)) for c in sorted(set(conditions))},
+        "n_queries": {c: int(np.sum(conditions == c)) for c in names},
     }
     d = np.arange(0.0, float(curve_max_m) + 0.5, 1.0)
-    acc_curve = accuracy_table(errors, conditions, d)
-    bound_curve = accuracy_table(bound_errors, conditions, d)
-    curves = pd.DataFrame({"d_m": d, "accuracy": acc_curve[MEAN].to_numpy(),
-                           "upper_bound": bound_curve[MEAN].to_numpy()})
-    for condition in acc_curve.columns.drop(MEAN):
-        curves[f"accuracy_{condition}"] = acc_curve[condition].to_numpy()
-        curves[f"upper_bound_{condition}"] = bound_curve[condition].to_numpy()
-    return metrics, curves
+    acc_curve = 100.0 * accuracy_table(errors, conditions, d)
+    bound_curve = 100.0 * accuracy_table(bound_errors, conditions, d)
+    curves = pd.concat([acc_curve, bound_curve.add_prefix("upper_bound_")], axis=1).reset_index()
+    return Localization(metrics, summary, curves)
+
+
+def recall_at_n(topk_errors: np.ndarray, ns: list[int], radius_m: float) -> dict[str, float]:
+    """Recall@N as the place-recognition benchmarks report it: the fraction of queries with at
+    least one of their N best-ranked references within `radius_m` metres (`topk_errors`: (Q, K)
+    distances of each query's ranked references, best first; N larger than K is an error)."""
+    topk_errors = np.asarray(topk_errors, dtype=np.float64)
+    if topk_errors.ndim != 2:
+        raise ValueError(f"recall_at_n: expected (queries, k) distances, got shape {topk_errors.shape}")
+    hit = np.cumsum(topk_errors <= radius_m, axis=1) > 0
+    out = {}
+    for n in ns:
+        if not 1 <= n <= topk_errors.shape[1]:
+            raise ValueError(f"recall@{n}: only the {topk_errors.shape[1]} best references were retrieved")
+        out[f"at_{n:02d}"] = float(hit[:, n - 1].mean()) if len(hit) else float("nan")
+    return out
 
 
 def threshold_key(d: float) -> str:
-    """The metrics key of a threshold, e.g. 5 -> "5m", 7.5 -> "7.5m"."""
-    return f"{float(d):g}m"
+    """The metrics key of a threshold, sorting in numeric order: 5 -> "at_05m", 7.5 -> "at_07.5m"."""
+    d = float(d)
+    return f"at_{int(d):02d}m" if d.is_integer() else f"at_{d:04.1f}m"
+
+
+def _percent(fraction: float) -> float:
+    return round(100.0 * float(fraction), 2)
 
 
 def _by_threshold(table: pd.DataFrame) -> dict:

@@ -1,4 +1,4 @@
-"""Reading params.yaml, the single home of every pipeline knob."""
+"""Reading params.yaml, the single home of every pipeline knob, checked against its schema."""
 
 from __future__ import annotations
 
@@ -8,11 +8,38 @@ from typing import Any
 
 import yaml
 
+from softloc.config import ParamsError, validate_params
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML
+    would keep the last value silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
 
 def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
-    """Load params.yaml as a plain dict; a missing file is an error naming it."""
+    """Load params.yaml as a plain dict, checked against softloc.config's schema first.
+
+    Every stage calls this before doing any work, so an unknown key, a wrong type, a value out of
+    range or a broken relation between keys stops it at once with one line naming the key
+    (ParamsError). A missing file is an error naming it.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: params file not found (run from the project root)")
     with open(path) as f:
-        return yaml.safe_load(f)
+        try:
+            raw = yaml.load(f, Loader=_UniqueKeyLoader)
+        except yaml.YAMLError as err:
+            raise ParamsError("(file)", "(unreadable)", f"not valid YAML: {' '.join(str(err).split())}", str(path)) from None
+    validate_params(raw, source=str(path))
+    return raw

@@ -28,6 +28,13 @@ def search_top1(reference: np.ndarray, queries: np.ndarray, cpu_tile: tuple[int,
 
     `cpu_tile` is faiss's BLAS tile (queries, references) on the CPU; it changes speed only.
     """
+    return search_topk(reference, queries, 1, cpu_tile)[0][:, 0]
+
+
+def search_topk(reference: np.ndarray, queries: np.ndarray, k: int,
+                cpu_tile: tuple[int, int] = CPU_TILE) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k-nearest search by L2 distance: (Q, k) reference rows, best first, and their
+    squared distances. k is capped at the number of references."""
     import faiss
 
     reference = _as_float32(reference, "reference")
@@ -35,7 +42,7 @@ def search_top1(reference: np.ndarray, queries: np.ndarray, cpu_tile: tuple[int,
     if reference.shape[1] != queries.shape[1]:
         raise ValueError(f"feature dims differ: reference {reference.shape}, queries {queries.shape}")
     if len(reference) == 0:
-        raise ValueError("search_top1: no reference features to search")
+        raise ValueError("search: no reference features to search")
     index = faiss.IndexFlatL2(reference.shape[1])
     if faiss_gpu_available():
         gpu_resources = faiss.StandardGpuResources()  # must outlive the GPU index: kept until return
@@ -43,8 +50,8 @@ def search_top1(reference: np.ndarray, queries: np.ndarray, cpu_tile: tuple[int,
     else:
         faiss.cvar.distance_compute_blas_query_bs, faiss.cvar.distance_compute_blas_database_bs = cpu_tile
     index.add(reference)
-    _, idx = index.search(queries, 1)
-    return idx[:, 0].astype(np.int64)
+    distances, idx = index.search(queries, min(int(k), len(reference)))
+    return idx.astype(np.int64), distances
 
 
 def search_top1_numpy(reference: np.ndarray, queries: np.ndarray, chunk: int = 512) -> np.ndarray:

@@ -22,7 +22,7 @@ IMAGES = {
     "reason": "string",        # "" when kept, else the drop reason (see softloc.clean.REASONS)
 }
 
-# data/processed/{train_images,val_reference,val_queries,test_reference,test_queries}.parquet:
+# data/processed/{train_images,val_reference,val_queries}.parquet, data/processed/test/{reference,queries}.parquet:
 # kept images of one split; same columns as IMAGES minus kept/reason.
 SPLIT_IMAGES = {k: v for k, v in IMAGES.items() if k not in ("kept", "reason")}
 

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from softloc import schemas
 from softloc.features import iter_batches
 from softloc.imagestore import open_store
-from softloc.io import atomic_path, read_parquet
+from softloc.io import atomic_path, read_parquet, write_json
 from softloc.losses import TupleBatch, build_loss
 from softloc.metrics import accuracy_at, retrieval_errors
 from softloc.mining import MiningCache, TupleSampler, TupleSpec
@@ -388,7 +388,7 @@ class Trainer:
                 st.global_step += 1
                 st.seconds += seconds
                 st.images_seen += batch.rows.size
-                self.record({"step": st.global_step, "train/loss": loss, "train/images_per_s": batch.rows.size / seconds, "train/lr": lr})
+                self.record({"step": st.global_step, "train/loss": loss, "train/lr": lr})
                 bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{batch.rows.size / seconds:.0f}")
                 bar.update()
                 if val_every and st.global_step % val_every == 0:
@@ -418,9 +418,15 @@ class Trainer:
             "best_val_top1": st.best_acc,
             "best_step": st.best_step,
             "val_threshold_m": float(self.train_cfg["val_threshold_m"]),
-            "train_seconds": round(st.seconds, 2),
-            "images_per_s": round(st.images_seen / st.seconds, 1) if st.seconds else 0.0,
         }
+
+    def telemetry(self) -> dict[str, Any]:
+        """Wall-clock figures of the run: printed and kept, but never in a tracked output
+        (they differ on every run, so they would make DVC rerun everything downstream)."""
+        st = self.state
+        return {"train_seconds": round(st.seconds, 2), "images_seen": st.images_seen,
+                "images_per_s": round(st.images_seen / st.seconds, 1) if st.seconds else 0.0,
+                "device": str(self.device)}
 
     def open_log(self) -> None:
         """Start the dvclive logs afresh and replay the history of a resumed run into them."""
@@ -459,8 +465,11 @@ class Trainer:
         return summary
 
 
-def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike) -> dict[str, Any]:
-    """Train (or, for `loss: none`, initialise) one method and write its model file and reports."""
+def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike, telemetry_path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Train (or, for `loss: none`, initialise) one method and write its model file and reports.
+
+    Returns the run summary (also in the model file and metrics.json). Its wall-clock figures go
+    to `telemetry_path` (JSON) when given: never into the tracked outputs."""
     trainer = Trainer(method, method_cfg, model_cfg, train_cfg, data, report_dir, resume_root)
     if trainer.loss_fn is None:
         init_clusters(trainer.net, data, train_cfg, trainer.device, trainer.amp)
@@ -468,5 +477,8 @@ def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, A
         trainer.validate_and_track()
     else:
         trainer.run()
-    return trainer.finish(model_path)
+    summary = trainer.finish(model_path)
+    if telemetry_path is not None:
+        write_json(trainer.telemetry(), telemetry_path)
+    return summary
 

@@ -12,8 +12,13 @@ training traversal in name order, and a traversal's point closer than `anchor_me
 an existing route point is the same stretch of road (another lane, the opposite direction, GPS
 spread) and is dropped. Each training image joins its nearest route point; each route point's
 anchor is one of its images drawn with `seed`, so anchors mix traversals, conditions and
-directions. Neighbour lists (row positions in train_images) are a filter for every method:
-`close_candidates` and `far_excluded` below.
+directions. Neighbour lists (row positions in train_images) reach tuples.max_radius_m, the largest
+radius of any method (softloc.config checks it); softloc.mining.TupleSampler takes each
+method's close set from them.
+
+The test split must serve the evaluation as configured: every condition of
+split.query_conditions has queries there and the reference is of split.reference_condition,
+else the stage stops (a condition silently missing would change the mean over conditions).
 """
 
 from __future__ import annotations
@@ -35,19 +40,22 @@ from softloc.schemas import IMAGES, SPLIT_IMAGES, TRAIN_ANCHORS
 
 log = logging.getLogger(__name__)
 
-_ANCHOR_CHUNK = 256  # anchors per radius query: bounds the memory of SciPy's Python lists
+_ANCHOR_CHUNK = 256
+# The held-out test split is the input of the `robotcar` test set (softloc.datasets.robotcar): a
+# folder of its own, the dependency of its testset stage.
+OUTPUT_FILES = {"test_reference": "test/reference.parquet", "test_queries": "test/queries.parquet"}  # anchors per radius query: bounds the memory of SciPy's Python lists
 
 
 def run_index(params: Mapping[str, Any], images_path: str | os.PathLike, out_dir: str | os.PathLike,
               report_path: str | os.PathLike) -> dict[str, Any]:
-    """The whole index stage: read images.parquet, write the five split tables, train_anchors and
-    the report (params: the `split` and `tuples` sections). Returns the report."""
+    """The whole index stage: read images.parquet, write the five split tables (the test split in
+    out_dir/test/), train_anchors and the report (params: the `split` and `tuples` sections). Returns the report."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
     images = io.read_parquet(images_path, IMAGES)
     tables, report = split_images(images, params["split"], float(params["tuples"]["max_radius_m"]))
     for name, table in tables.items():
-        io.write_parquet(table, out_dir / f"{name}.parquet", SPLIT_IMAGES)
+        io.write_parquet(table, out_dir / OUTPUT_FILES.get(name, f"{name}.parquet"), SPLIT_IMAGES)
     log.info("building training anchors with %s", params["tuples"])
     anchors = build_anchors(tables["train_images"], params["tuples"])
     io.write_parquet(anchors, out_dir / "train_anchors.parquet", TRAIN_ANCHORS)
@@ -95,6 +103,8 @@ def split_images(images: pd.DataFrame, split_cfg: Mapping[str, Any],
     tables = {"train_images": kept[in_train].reset_index(drop=True)}
     for name, mask in (("test", in_test), ("val", in_val)):
         reference, queries, unused = reference_and_queries(kept[mask], split_cfg, name)
+        if name == "test":
+            require_conditions(reference, queries, split_cfg)
         tables[f"{name}_reference"], tables[f"{name}_queries"] = reference, queries
         report[f"{name}_reference_traversal"] = str(reference["traversal"].iloc[0])
         report[f"unused_in_{name}_region"] = unused
@@ -140,6 +150,22 @@ def reference_and_queries(region: pd.DataFrame, split_cfg: Mapping[str, Any],
                          f"outside the reference traversal {traversal}")
     return (region.loc[reference_rows].reset_index(drop=True),
             region.loc[query_rows].reset_index(drop=True), unused)
+
+
+def require_conditions(reference: pd.DataFrame, queries: pd.DataFrame, split_cfg: Mapping[str, Any]) -> None:
+    """Stop unless the references are all of split.reference_condition and every condition of
+    split.query_conditions has queries (errors name the param and what the split holds)."""
+    wanted = split_cfg["reference_condition"]
+    found = sorted(reference["condition"].unique())
+    if found != [wanted]:
+        raise ValueError(f"test region: the reference (traversal {reference['traversal'].iloc[0]}) is of condition(s) "
+                         f"{found}, not params split.reference_condition {wanted!r}")
+    per_condition = queries["condition"].value_counts().to_dict()
+    for condition in split_cfg["query_conditions"]:
+        if not per_condition.get(condition):
+            raise ValueError(f"test region: no query of condition {condition!r} (params split.query_conditions "
+                             f"{list(split_cfg['query_conditions'])}); queries per condition there: "
+                             f"{dict(sorted(per_condition.items()))}; check the conditions in traversals.csv")
 
 
 def opposite_to_reference(queries: pd.DataFrame, reference: pd.DataFrame, max_yaw_deg: float) -> np.ndarray:
@@ -254,38 +280,6 @@ def anchor_report(anchors: pd.DataFrame, train: pd.DataFrame) -> dict[str, Any]:
         "neighbours_per_anchor": {"min": int(counts.min()), "mean": float(round(counts.mean(), 2)),
                                   "max": int(counts.max())},
     }
-
-
-def close_candidates(anchor_row: Mapping[str, Any], r1: float, max_yaw_deg: float = 30.0) -> np.ndarray:
-    """Row positions (train_images) of an anchor's close set: within r1 metres and yaw <= max_yaw_deg.
-
-    `anchor_row` is one row of train_anchors.parquet (a pandas row or any mapping of its columns).
-    """
-    neighbours, distance, yaw_diff = _lists(anchor_row)
-    return neighbours[(distance <= r1) & (yaw_diff <= max_yaw_deg)]
-
-
-def far_excluded(anchor_row: Mapping[str, Any], r2: float) -> np.ndarray:
-    """Row positions forbidden as far images: the anchor and every neighbour closer than r2 metres.
-
-    Every other training image is at least r2 away. Valid for r2 <= tuples.max_radius_m only
-    (check with `require_radius`).
-    """
-    neighbours, distance, _ = _lists(anchor_row)
-    return np.concatenate([[int(anchor_row["anchor"])], neighbours[distance < r2]]).astype(np.int64)
-
-
-def require_radius(radius_m: float, max_radius_m: float, what: str = "radius") -> None:
-    """Raise when a method's radius exceeds the neighbour lists' reach (tuples.max_radius_m)."""
-    if radius_m > max_radius_m:
-        raise ValueError(f"{what} = {radius_m} m exceeds tuples.max_radius_m = {max_radius_m} m: the "
-                         "anchor neighbour lists do not reach that far (raise tuples.max_radius_m)")
-
-
-def _lists(anchor_row: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (np.asarray(anchor_row["neighbours"], dtype=np.int64),
-            np.asarray(anchor_row["distance_m"], dtype=np.float32),
-            np.asarray(anchor_row["yaw_diff_deg"], dtype=np.float32))
 
 
 def _arrow_list(offsets: pa.Array, values: np.ndarray) -> pd.arrays.ArrowExtensionArray:

@@ -12,13 +12,14 @@ import pytest
 import yaml
 
 from softloc import clean
-from softloc.data import robotcar
+from softloc.data import robotcar, synthetic
 from softloc.io import read_parquet
 from softloc.params import load_params
 from softloc.schemas import IMAGES
 
 T0 = 1_418_000_000_000_000
-CFG = load_params(Path(__file__).resolve().parents[1] / "params.yaml")["clean"]
+PARAMS = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+CFG = PARAMS["clean"]
 SPEED = 10.0  # m/s; images every 0.1 s, INS every 0.02 s
 NORTHING = 5_735_000.0
 
@@ -63,6 +64,8 @@ def write_traversal(root: Path, name: str, *, reverse: bool, lane: float, bright
             mosaic = np.clip(rng.normal(3, 2, (24, 32)), 0, 255).astype(np.uint8)
         if reason == "overexposed":
             mosaic = np.full((24, 32), 252, np.uint8)
+        if reason == "wrong_size":
+            mosaic = mosaic[:, :30]
         if reason == "no_image_file":
             continue
         path = folder / "stereo" / "centre" / f"{t}.png"
@@ -91,7 +94,7 @@ def write_world(root: Path) -> dict[tuple[str, int], str]:
     """Three traversals of one street: every fault kind planted, plus a valid night traversal."""
     a, b, c = "2014-12-01-10-00-00", "2014-12-02-10-00-00", "2014-12-03-18-00-00"
     faults_a = {10: "no_image_file", 20: "unreadable_image", 30: "underexposed", 40: "overexposed",
-                50: "bad_ins", 60: "bad_ins", 70: "location_outlier",
+                50: "bad_ins", 60: "bad_ins", 70: "location_outlier", 80: "wrong_size",
                 95: "no_ins_coverage", 96: "no_ins_coverage"}
     expected = {}
     for name, kwargs in {
@@ -103,7 +106,11 @@ def write_world(root: Path) -> dict[tuple[str, int], str]:
     }.items():
         expected.update({(name, t): r for t, r in write_traversal(root, name, **kwargs).items()})
     (root / "traversals.csv").write_text(f"traversal,condition\n{c},night\n{a},overcast\n{b},sunny\n")
+    write_traversal(root, UNLISTED, reverse=False, lane=-2.0, brightness=120, faults={})  # not in the csv
     return expected
+
+
+UNLISTED = "2014-12-04-10-00-00"
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +154,23 @@ def test_report_counts_every_reason_per_traversal(world):
     for reason in clean.REASONS:
         assert totals[reason] == sum(r == reason for r in expected.values()), reason
     assert report["traversals"]["2014-12-02-10-00-00"]["location_outlier"] == 20
+    assert report["totals"]["wrong_size"] == 1
     assert sum(t["images"] for t in report["traversals"].values()) == totals["images"]
+
+
+def test_unlisted_traversal_folders_are_counted_not_read(world, caplog):
+    root, _, images, report = world
+    assert report["unlisted_traversals"] == {UNLISTED: 95}
+    assert UNLISTED not in set(images["traversal"])
+    with caplog.at_level("WARNING"):
+        assert clean.unlisted_traversals(root, {"2014-12-01-10-00-00"}) == {
+            "2014-12-02-10-00-00": 95, "2014-12-03-18-00-00": 95, UNLISTED: 95}
+    assert f"{UNLISTED}: traversal folder not listed" in caplog.text
 
 
 def test_pipeline_twice_gives_byte_identical_outputs(world, tmp_path):
     root = world[0]
-    params = {"data": {"raw_root": str(root)}, "clean": CFG}
+    params = {**PARAMS, "data": {"raw_root": str(root)}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     from pipeline.clean import main
 
@@ -190,7 +208,6 @@ def test_missing_traversal_list_is_an_error_naming_it(tmp_path):
 
 
 def test_synthetic_world_faults_all_caught_and_true_poses_recovered(tmp_path):
-    synthetic = pytest.importorskip("softloc.data.synthetic")
     cfg = {"seed": 3, "route_length_m": 80.0, "image_width": 64, "image_height": 48,
            "traversals": [{"condition": "overcast", "runs": 2, "reverse": 1},
                           {"condition": "night", "runs": 1, "reverse": 0},

@@ -10,7 +10,9 @@ from softloc.metrics import (
     accuracy_table,
     evaluate_localization,
     nearest_reference_distances,
+    recall_at_n,
     retrieval_errors,
+    threshold_key,
 )
 
 # References on a line every 10 m; queries with known positions, conditions and retrievals.
@@ -45,20 +47,42 @@ def test_accuracy_per_condition_and_mean_over_conditions() -> None:
     np.testing.assert_allclose(table["mean"], [(0.5 + 2 / 3) / 2, (1.0 + 2 / 3) / 2])
 
 
-def test_evaluate_localization_metrics_and_curves() -> None:
-    metrics, curves = evaluate_localization(ERRORS, BOUND, CONDITIONS, [5, 10, 15], curve_max_m=25)
-    assert metrics["n_queries"] == {"night": 2, "snow": 3}
-    assert metrics["accuracy"]["5m"]["night"] == pytest.approx(0.5)
-    assert metrics["accuracy"]["15m"]["snow"] == pytest.approx(2 / 3)
-    assert metrics["upper_bound"]["5m"] == {"night": 1.0, "snow": 1.0, "mean": 1.0}
+def test_evaluate_localization_metrics_summary_and_curves() -> None:
+    result = evaluate_localization(ERRORS, BOUND, CONDITIONS, [5, 10, 15], curve_max_m=25, headline_m=10)
+    # compact DVC metrics in percent: the mean at every threshold, each condition at 10 m
+    assert result.metrics == {"mean": {"at_05m": 58.33, "at_10m": 58.33, "at_15m": 58.33},
+                              "at_10m": {"night": 50.0, "snow": 66.67}}
+    assert result.summary["n_queries"] == {"night": 2, "snow": 3}
+    assert result.summary["accuracy"]["at_05m"]["night"] == pytest.approx(0.5)
+    assert result.summary["accuracy"]["at_15m"]["snow"] == pytest.approx(2 / 3)
+    assert result.summary["upper_bound"]["at_05m"] == {"night": 1.0, "snow": 1.0, "mean": 1.0}
+    curves = result.curves
     np.testing.assert_allclose(curves["d_m"], np.arange(26))
-    assert list(curves.columns[:3]) == ["d_m", "accuracy", "upper_bound"]
-    assert {"accuracy_night", "upper_bound_snow"} <= set(curves.columns)
+    assert list(curves.columns) == ["d_m", "night", "snow", "mean", "upper_bound_night", "upper_bound_snow",
+                                    "upper_bound_mean"]
     # Curves are monotone, bounded by the upper bound, and match the thresholds' values.
-    assert np.all(np.diff(curves["accuracy"]) >= 0)
-    assert np.all(curves["accuracy"] <= curves["upper_bound"] + 1e-12)
-    assert curves.loc[curves.d_m == 10, "accuracy"].item() == pytest.approx(metrics["accuracy"]["10m"]["mean"])
+    assert np.all(np.diff(curves["mean"]) >= 0)
+    assert np.all(curves["mean"] <= curves["upper_bound_mean"] + 1e-12)
+    assert curves.loc[curves.d_m == 10, "mean"].item() == pytest.approx(100 * (0.5 + 2 / 3) / 2)
     # d = 0: nothing localized; d = 25: only the 29 m error remains.
-    assert curves["accuracy"].iloc[0] == 0.0
-    assert curves["accuracy_snow"].iloc[-1] == pytest.approx(2 / 3)
-    assert curves["upper_bound"].iloc[-1] == 1.0
+    assert curves["mean"].iloc[0] == 0.0
+    assert curves["snow"].iloc[-1] == pytest.approx(100 * 2 / 3)
+    assert curves["upper_bound_mean"].iloc[-1] == 100.0
+
+
+def test_a_single_condition_has_no_per_condition_block() -> None:
+    result = evaluate_localization(ERRORS, BOUND, np.full(5, "pittsburgh"), [5, 10], curve_max_m=5, headline_m=10)
+    assert result.metrics == {"mean": {"at_05m": 60.0, "at_10m": 60.0}}
+
+
+def test_threshold_keys_sort_in_numeric_order() -> None:
+    keys = [threshold_key(d) for d in (5, 7.5, 10, 15, 25)]
+    assert keys == ["at_05m", "at_07.5m", "at_10m", "at_15m", "at_25m"] and sorted(keys) == keys
+
+
+def test_recall_at_n_counts_a_hit_among_the_n_best() -> None:
+    # per query: distances of its 3 ranked references
+    topk = np.array([[30.0, 5.0, 50.0], [1.0, 90.0, 90.0], [40.0, 60.0, 26.0], [24.9, 0.0, 0.0]])
+    assert recall_at_n(topk, [1, 2, 3], radius_m=25.0) == {"at_01": 0.5, "at_02": 0.75, "at_03": 0.75}
+    with pytest.raises(ValueError, match="recall@5"):
+        recall_at_n(topk, [5], radius_m=25.0)

@@ -1,6 +1,6 @@
 """The whole DVC pipeline end to end on a tiny world, in a temporary copy of the project:
-synthesize -> clean -> index -> imagestore -> train/pca/extract/evaluate (two methods) -> report,
-then a second `dvc repro` that must run nothing."""
+synthesize -> clean -> index -> imagestore -> testset -> train/features/evaluate (two methods,
+one seed) -> report, then a second `dvc repro` that must run nothing."""
 
 from __future__ import annotations
 
@@ -83,18 +83,25 @@ def test_dvc_repro_end_to_end_on_a_tiny_world(tmp_path: Path) -> None:
     clean = json.loads((project / "reports/clean.json").read_text())
     assert clean["totals"]["kept"] > 0.9 * clean["totals"]["images"]
     for method in ("soft", "offtheshelf"):
-        assert (project / f"models/{method}/model.pt").is_file()
-        metrics = json.loads((project / f"reports/eval/{method}/metrics.json").read_text())
+        assert (project / f"models/{method}/seed0/model.pt").is_file()
+        run = project / f"reports/eval/{method}/seed0/robotcar"
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert sorted(metrics) == ["at_10m", "mean"] and sorted(metrics["mean"]) == ["at_05m", "at_10m", "at_15m"]
+        assert sorted(metrics["at_10m"]) == ["night", "overcast"]
+        assert all(0.0 <= v <= 100.0 for v in _numbers(metrics))
+        summary = json.loads((run / "summary.json").read_text())
         for key in ("accuracy", "upper_bound"):
-            values = list(_numbers(metrics[key]))
+            values = list(_numbers(summary[key]))
             assert len(values) == 3 * 3 and all(0.0 <= v <= 1.0 for v in values)   # 3 thresholds x (night, overcast, mean)
-        for d in ("5m", "10m", "15m"):
-            assert metrics["accuracy"][d]["mean"] <= metrics["upper_bound"][d]["mean"]
-        assert metrics["n_queries"]["night"] > 0 and metrics["n_queries"]["overcast"] > 0
-        curves = pd.read_csv(project / f"reports/eval/{method}/curves.csv")
+        for d in ("at_05m", "at_10m", "at_15m"):
+            assert summary["accuracy"][d]["mean"] <= summary["upper_bound"][d]["mean"]
+        assert summary["n_queries"]["night"] > 0 and summary["n_queries"]["overcast"] > 0
+        curves = pd.read_csv(run / "curves.csv")
         assert curves["d_m"].tolist() == list(range(0, 26))
-        assert curves["accuracy"].between(0, 1).all() and (curves["accuracy"] <= curves["upper_bound"] + 1e-9).all()
-        assert curves["accuracy"].is_monotonic_increasing
+        assert curves["mean"].between(0, 100).all() and (curves["mean"] <= curves["upper_bound_mean"] + 1e-9).all()
+        assert curves["mean"].is_monotonic_increasing
+        retrievals = pd.read_parquet(project / f"data/eval/{method}/seed0/robotcar/retrievals.parquet")
+        assert len(retrievals) == sum(summary["n_queries"].values())
     table = (project / "reports/table1.md").read_text()
     assert "soft" in table and "offtheshelf" in table.lower().replace("-", "").replace(" ", "")
     cells = [float(x) for x in re.findall(r"\b\d{1,3}\.\d\b", table)]

@@ -1,5 +1,5 @@
 """softloc.tuples and the index stage on a small hand-made pose table: regions, reference and
-queries, anchor neighbour lists, close / far invariants, determinism."""
+queries, anchor neighbour lists, the training sampler's close / far sets over them, determinism."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from softloc import geometry, io, tuples
 from softloc.geometry import Box
+from softloc.mining import TupleSampler, TupleSpec
 from softloc.schemas import IMAGES, SPLIT_IMAGES, TRAIN_ANCHORS
 from softloc.tuples import run_index
 
@@ -25,6 +26,7 @@ TRAVERSALS = [
     ("2014-01-05-10-00-00", "snow", True, -1.7),
     ("2014-01-06-13-00-00", "sunny", False, 1.4),
     ("2014-01-07-15-00-00", "rain", False, 1.5),
+    ("2014-01-08-09-00-00", "snow", False, 1.7),   # the reversed snow run gives no query: this one does
 ]
 ROAD_M = 600.0
 PARAMS = {
@@ -126,7 +128,8 @@ def test_reference_and_queries(split) -> None:
         assert reference["traversal"].unique().tolist() == ["2014-01-01-10-00-00"]
         assert report[f"{name}_reference_traversal"] == "2014-01-01-10-00-00"
         # The reversed overcast and snow runs drive against the reference: counted, not queries.
-        assert set(queries["traversal"]) == {"2014-01-03-10-00-00", "2014-01-04-22-00-00", "2014-01-06-13-00-00"}
+        assert set(queries["traversal"]) == {"2014-01-03-10-00-00", "2014-01-04-22-00-00", "2014-01-06-13-00-00",
+                                             "2014-01-08-09-00-00"}
         region = make_images()
         region = region[region["kept"] & region["traversal"].isin(["2014-01-02-10-00-00", "2014-01-05-10-00-00"])]
         box = Box.from_dict(PARAMS["split"][f"{name}_region"], name)
@@ -180,30 +183,22 @@ def test_anchor_neighbour_lists_are_exact(split, anchors) -> None:
 
 
 @pytest.mark.parametrize("r1, r2", [(10.0, 25.0), (15.0, 15.0)])
-def test_close_and_far_invariants(split, anchors, r1: float, r2: float) -> None:
+def test_sampler_close_and_far_sets_from_the_anchor_lists_are_exact(split, anchors, r1: float, r2: float) -> None:
+    """What training runs: mining.TupleSampler over the index stage's anchor lists."""
     train = split[0]["train_images"]
     xy, yaw = _xy(train), train["yaw"].to_numpy()
+    sampler = TupleSampler(xy, yaw, anchors, TupleSpec(r1=r1, r2=r2, n_close=12, n_far=4, n_hard=0))
+    assert len(sampler.anchors) + sampler.dropped_anchors == len(anchors)
     n_close = []
-    for _, row in anchors.iterrows():
-        a = row["anchor"]
+    for i, a in enumerate(sampler.anchors):
         distance = np.hypot(*(xy - xy[a]).T)
-        close = tuples.close_candidates(row, r1, max_yaw_deg=30.0)
-        assert (distance[close] <= r1 + 1e-4).all()
-        assert (geometry.yaw_difference_deg(yaw[close], yaw[a]) <= 30.0 + 1e-4).all()
         truly_close = np.flatnonzero((distance <= r1) & (geometry.yaw_difference_deg(yaw, yaw[a]) <= 30.0))
-        np.testing.assert_array_equal(close, truly_close[truly_close != a])
-        excluded = tuples.far_excluded(row, r2)
-        assert a in excluded
-        allowed_far = np.setdiff1d(np.arange(len(train)), excluded)
-        assert (distance[allowed_far] >= r2 - 1e-4).all()
-        n_close.append(len(close))
+        np.testing.assert_array_equal(np.sort(sampler.close_candidates(i)), truly_close[truly_close != a])
+        n_close.append(len(truly_close) - 1)
     assert np.median(n_close) >= 12          # enough close images for the paper's 12 per tuple
-
-
-def test_require_radius() -> None:
-    tuples.require_radius(25.0, 25.0)
-    with pytest.raises(ValueError, match="max_radius_m"):
-        tuples.require_radius(30.0, 25.0, "r2")
+    rows = sampler.sample(sampler.anchors[::7], np.random.default_rng(0))
+    far = rows[:, 13:17]
+    assert (np.hypot(*(xy[far] - xy[rows[:, :1]]).transpose(2, 0, 1)) >= r2).all()
 
 
 def test_one_anchor_per_metre_of_route_from_many_traversals(split, anchors) -> None:

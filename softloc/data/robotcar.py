@@ -52,15 +52,22 @@ def read_traversal_timestamps(folder: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing image timestamp file (RobotCar stereo.timestamps)")
     timestamps = []
-    with open(path) as f:
-        for line_no, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 2 or not (fields[0].isdigit() and fields[1].isdigit()):
-                raise ValueError(f"{path}, line {line_no}: expected '<timestamp_us> <chunk>' "
-                                 f"(two integers), got {line.rstrip()!r}")
-            timestamps.append(int(fields[0]))
+    try:
+        lines = path.read_text().splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text file ({err.reason} at byte {err.start}); expected "
+                         f"'<timestamp_us> <chunk>' lines") from None
+    for line_no, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or not (fields[0].isascii() and fields[0].isdigit() and len(fields[0]) <= 18
+                                    and fields[1].isascii() and fields[1].isdigit()):
+            raise ValueError(f"{path}, line {line_no}: expected '<timestamp_us> <chunk>' "
+                             f"(two integers), got {line.rstrip()!r}")
+        timestamps.append(int(fields[0]))
+    if not timestamps:
+        raise ValueError(f"{path}: lists no image (empty); expected '<timestamp_us> <chunk>' lines")
     stamps = np.asarray(timestamps, dtype=np.int64)
     duplicated = np.flatnonzero(pd.Series(stamps).duplicated().to_numpy())
     if duplicated.size:

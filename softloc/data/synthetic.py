@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
                "nan_rows": 4, "underexposed": 2, "overexposed": 2, "unreadable_image": 1,
                "no_image_file": 1, "no_ins_coverage": 3},
     "png_compression": 1,
+    "regions": {"val": [0.55, 0.67], "test": [0.75, 1.0]},
 }
 INS_RATE_HZ = 50
 INS_STEP_US = 1_000_000 // INS_RATE_HZ
@@ -201,13 +202,14 @@ def simulate_poses(cfg: dict) -> pd.DataFrame:
 def default_regions(cfg: dict) -> dict[str, dict[str, float]]:
     """Suggested test and validation boxes (absolute UTM) for params `split`, plus the route extent.
 
-    Test: the last 25 % of the route; validation: 55-67 %; both padded by 12 m. Along the route
-    the stretches between them and the training part are >= 8 % of the route (96 m at 1200 m);
-    the index stage keeps its own gap (r2) between regions.
+    `synthetic.regions` gives each as [start, end] fractions of the route (default: validation
+    55-67 %, test the last 25 %); boxes are padded by 12 m. Keep the stretches between them and
+    the training part longer than the index stage's gap (split.gap_m) plus the padding.
     """
     cfg = settings(cfg)
     route = town.build_route(float(cfg["route_length_m"]), np.random.default_rng([int(cfg["seed"]), 0]))
-    return {"test": town.region_box(route, 0.75, 1.0), "val": town.region_box(route, 0.55, 0.67),
+    regions = cfg["regions"]
+    return {"test": town.region_box(route, *regions["test"]), "val": town.region_box(route, *regions["val"]),
             "extent": town.route_extent(route)}
 
 

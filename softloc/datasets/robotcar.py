@@ -13,11 +13,15 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, create_model
 
 from softloc.data.robotcar import load_image as load_bayer_png
 from softloc.datasets.base import TestSplit, testset_table
 from softloc.io import read_parquet
 from softloc.schemas import SPLIT_IMAGES
+
+# params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
+CONFIG = create_model("RobotCarConfig", utm_zone=(str, Field(pattern=r"^\d{1,2}[C-HJ-NP-X]$")))
 
 
 def read_split(cfg: Mapping[str, Any]) -> TestSplit:
@@ -25,9 +29,8 @@ def read_split(cfg: Mapping[str, Any]) -> TestSplit:
     folder = Path(cfg["split"])
     tables = {name: _convert(read_parquet(folder / f"{name}.parquet", SPLIT_IMAGES), str(cfg["utm_zone"]))
               for name in ("reference", "queries")}
-    counts = {name: {"images": len(t), "by_condition": t["condition"].value_counts().sort_index().to_dict()}
-              for name, t in tables.items()}
-    return TestSplit(tables["reference"], tables["queries"], counts)
+    return TestSplit(tables["reference"], tables["queries"],
+                     {"source": f"{folder}: the index stage's held-out split (its drops: reports/index.json)"})
 
 
 def load_image(path: Path) -> np.ndarray:
