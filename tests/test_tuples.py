@@ -218,9 +218,9 @@ def test_index_stage_is_byte_deterministic_and_schema_checked(images, tmp_path: 
     run_index(PARAMS, tmp_path / "images.parquet", tmp_path / "a", tmp_path / "a.json")
     run_index(PARAMS, tmp_path / "images.parquet", tmp_path / "b", tmp_path / "b.json")
     run_index(PARAMS, tmp_path / "shuffled.parquet", tmp_path / "c", tmp_path / "c.json")
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    names = sorted(str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*.parquet"))
     assert names == sorted(["train_images.parquet", "train_anchors.parquet", "val_reference.parquet",
-                            "val_queries.parquet", "test_reference.parquet", "test_queries.parquet"])
+                            "val_queries.parquet", "test/reference.parquet", "test/queries.parquet"])
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "c" / name).read_bytes(), name
