@@ -37,7 +37,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from softloc import schemas
+from softloc import distributed, schemas
 from softloc.features import iter_batches
 from softloc.imagestore import open_store
 from softloc.io import atomic_path, read_parquet, write_json
@@ -166,17 +166,18 @@ def embed(net: torch.nn.Module, images: np.ndarray, rows: np.ndarray | None, dev
 
     The next batch is read (and pinned) in a background thread while the network runs; the
     descriptors stay on the device until one copy at the end (no synchronisation per batch).
+    Under torchrun each process embeds its share of the rows and the shares are all-gathered.
     """
     was_training = net.training
     net.eval()
     rows = np.arange(len(images)) if rows is None else np.asarray(rows)
-    out = []
-    for batch in iter_batches(images, rows, batch_size, pin=device.type == "cuda"):
+    out = [torch.zeros((0, net.dim), device=device)]
+    for batch in iter_batches(images, rows[distributed.world().share(len(rows))], batch_size, pin=device.type == "cuda"):
         x = preprocess(batch.to(device, non_blocking=True))
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             out.append(net(x).float())
     net.train(was_training)
-    return torch.cat(out).cpu().numpy() if out else np.zeros((0, net.dim), np.float32)
+    return distributed.gather_rows(torch.cat(out), distributed.share_counts(len(rows))).cpu().numpy()
 
 
 def validate(net: torch.nn.Module, data: TrainData, train_cfg: dict[str, Any], device: torch.device, amp: torch.dtype | None) -> float:
@@ -239,7 +240,11 @@ class Trainer:
     def __init__(self, method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, report_dir: str | os.PathLike, resume_root: str | os.PathLike) -> None:
         self.method, self.method_cfg, self.model_cfg, self.train_cfg, self.data = method, method_cfg, model_cfg, train_cfg, data
         self.report_dir = Path(report_dir)
+        self.world = distributed.world()
         self.device = pick_device(train_cfg["device"])
+        if self.device.type == "cuda" and self.world.size > 1:
+            self.device = torch.device("cuda", self.world.local_rank)
+            torch.cuda.set_device(self.device)
         self.amp = amp_dtype(train_cfg, self.device)
         self.seed = int(train_cfg["seed"])
         torch.manual_seed(self.seed)
@@ -251,18 +256,38 @@ class Trainer:
         if self.loss_fn is None:
             return
         self.loss_fn = self.loss_fn.to(self.device)
+        if int(train_cfg["batch_tuples"]) % self.world.size:
+            raise ValueError(f"train.batch_tuples {train_cfg['batch_tuples']} must be a multiple of train.nproc_per_node ({self.world.size}): "
+                             "each process runs an equal share of the global batch")
         self.spec = tuple_spec(method_cfg, train_cfg)
         self.sampler = TupleSampler(data.train.xy, data.yaw_deg, data.anchors, self.spec)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=float(train_cfg["lr"]))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
-        # the training forward; self.net (eager, plain state-dict keys) validates, embeds and is saved
-        self.step_net = torch.compile(self.net) if train_cfg.get("compile", False) else self.net
+        # the training forward (training_forward: DDP under torchrun, compiled on request); self.net
+        # (eager, plain state-dict keys) validates, embeds and is saved
+        self.step_net = self.net
         self.feed = Prefetcher(self.device)
+
+    def training_forward(self) -> torch.nn.Module:
+        """The module train_step runs: self.net, in DDP under torchrun (rank 0's weights are
+        broadcast when it is built: call after init or resume), torch.compile'd when train.compile."""
+        net: torch.nn.Module = self.net
+        if self.world.size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            if self.device.type == "cuda":
+                net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)  # BN statistics over the global batch
+            elif any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+                log.warning("BatchNorm on CPU with %d processes: statistics are per process (SyncBatchNorm needs CUDA)", self.world.size)
+            net = DistributedDataParallel(net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        return torch.compile(net) if self.train_cfg.get("compile", False) else net
 
     # -- checkpoints -------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
-        """Write the whole run state atomically to the resume directory."""
+        """Write the whole run state atomically to the resume directory (rank 0 alone under torchrun)."""
+        if not self.world.is_main:
+            return
         payload = {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -276,7 +301,7 @@ class Trainer:
     def try_resume(self) -> bool:
         """Load the resume state of this exact run if one exists; drop states of other runs."""
         parent = self.resume_dir.parent
-        if parent.is_dir():
+        if parent.is_dir() and self.world.is_main:
             for other in parent.iterdir():
                 if other != self.resume_dir:
                     log.info("removing stale resume state %s (params or data changed)", other)
@@ -306,7 +331,11 @@ class Trainer:
         """Step `step` of `epoch` (anchors from the epoch's `order`): its tuples, images and positions in host memory."""
         b = int(self.train_cfg["batch_tuples"])
         rows = self.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng([self.seed, epoch, step]), cache)
-        return host_batch(self.data.train.images, self.data.train.xy, rows, pin=self.device.type == "cuda")
+        batch = host_batch(self.data.train.images, self.data.train.xy, rows, pin=self.device.type == "cuda")
+        if self.world.size > 1:  # every process draws the global batch and reads the images of its share
+            mine = rows[self.world.share(len(rows))]
+            batch.images = read_images(self.data.train.images, mine, pin=self.device.type == "cuda")
+        return batch
 
     def step_batch(self, order: np.ndarray, step: int, n_steps: int) -> StepBatch:
         """This epoch's step `step` on the device (prepared while the previous step ran); starts preparing the next.
@@ -327,7 +356,8 @@ class Trainer:
         x = preprocess(batch.images)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             features = self.step_net(x)
-        tuples = TupleBatch(features.float().view(b, m, -1), batch.positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
+        features = distributed.gather_features(features.float())  # every process's share, in rank order
+        tuples = TupleBatch(features.view(b, m, -1), batch.positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
         loss = self.loss_fn(tuples)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -355,6 +385,7 @@ class Trainer:
         cfg = self.train_cfg
         if not self.try_resume():
             init_clusters(self.net, self.data, cfg, self.device, self.amp)
+        self.step_net = self.training_forward()
         self.open_log()
         st = self.state
         if not st.history:
@@ -372,7 +403,8 @@ class Trainer:
             lr = float(cfg["lr"]) * float(cfg["lr_decay"]) ** st.epoch
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            bar = tqdm(total=n_steps, initial=st.step_in_epoch, desc=f"{self.method} epoch {st.epoch + 1}/{cfg['epochs']}", unit="step")
+            bar = tqdm(total=n_steps, initial=st.step_in_epoch, desc=f"{self.method} epoch {st.epoch + 1}/{cfg['epochs']}", unit="step",
+                       disable=not self.world.is_main)
             while st.step_in_epoch < n_steps and not st.stopped:
                 s = st.step_in_epoch
                 start = time.perf_counter()
@@ -429,7 +461,9 @@ class Trainer:
                 "device": str(self.device)}
 
     def open_log(self) -> None:
-        """Start the dvclive logs afresh and replay the history of a resumed run into them."""
+        """Start the dvclive logs afresh and replay the history of a resumed run into them (rank 0 alone)."""
+        if not self.world.is_main:
+            return
         from dvclive import Live
 
         self.live = Live(dir=str(self.report_dir), save_dvc_exp=False, dvcyaml=False, report=None)
@@ -456,6 +490,8 @@ class Trainer:
         if st.best_weights is not None:
             self.net.load_state_dict(st.best_weights)
         summary = self.summary()
+        if not self.world.is_main:
+            return summary
         save_model(model_path, self.net.cpu(), self.model_cfg, summary)
         if self.live is None:
             self.open_log()
@@ -478,7 +514,7 @@ def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, A
     else:
         trainer.run()
     summary = trainer.finish(model_path)
-    if telemetry_path is not None:
+    if telemetry_path is not None and trainer.world.is_main:
         write_json(trainer.telemetry(), telemetry_path)
     return summary
 
