@@ -8,9 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from softloc.config import ParamsError
 from softloc.params import load_params
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def stage_params(path: str = "params.yaml") -> dict[str, Any]:
+    """params.yaml checked against its schema; a problem ends the stage with its one-line message
+    (the key, the value, what is allowed) and no traceback."""
+    try:
+        return load_params(path)
+    except ParamsError as err:
+        raise SystemExit(str(err)) from None
 
 
 def setup_logging() -> None:
@@ -66,7 +76,7 @@ def run_stage(doc: str, with_testset: bool) -> tuple[Run, dict[str, Any]]:
         parser.add_argument("testset", help="a key of params.yaml `testsets`")
     args = parser.parse_args()
     setup_logging()
-    params = load_params()
+    params = stage_params()
     listed = {"method": params["methods"], "seed": params["seeds"]}
     if with_testset:
         listed["testset"] = params["testsets"]

@@ -11,10 +11,9 @@ import shutil
 import time
 from pathlib import Path
 
-from pipeline import setup_logging
+from pipeline import setup_logging, stage_params
 from softloc import io
 from softloc.clean import clean_dataset
-from softloc.params import load_params
 from softloc.schemas import IMAGES
 
 log = logging.getLogger("pipeline.clean")
@@ -29,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
 
-    params = load_params(args.params)
+    params = stage_params(args.params)
     root = params["data"]["raw_root"]
     log.info("cleaning the traversals of %s with %s", root, params["clean"])
     start = time.perf_counter()

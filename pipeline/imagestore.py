@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pipeline import setup_logging
+from pipeline import setup_logging, stage_params
 from softloc import schemas
 from softloc.imagestore import build_store
 from softloc.io import read_parquet
-from softloc.params import load_params
 
 SPLITS = ("train_images", "val_reference", "val_queries")
 PROCESSED = Path("data/processed")
@@ -28,7 +27,7 @@ log = logging.getLogger("pipeline.imagestore")
 
 def main() -> None:
     setup_logging()
-    params = load_params()
+    params = stage_params()
     raw_root = Path(params["data"]["raw_root"])
     max_side = int(params["model"]["image_max_side"])
     for split in SPLITS:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline import setup_logging
-from softloc.params import load_params
+from pipeline import setup_logging, stage_params
 from softloc.tuples import run_index
 
 
@@ -21,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", default="reports/index.json")
     args = parser.parse_args(argv)
     setup_logging()
-    run_index(load_params(args.params), args.images, args.out_dir, args.report)
+    run_index(stage_params(args.params), args.images, args.out_dir, args.report)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import setup_logging
-from softloc.params import load_params
+from pipeline import setup_logging, stage_params
 from softloc.report import build_report
 
 
@@ -49,7 +48,7 @@ def legacy_layout(params: dict, root: Path) -> Path:
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    params = load_params()
+    params = stage_params()
     with tempfile.TemporaryDirectory() as tmp:
         root = legacy_layout(params, Path(tmp))
         build_report(params, root, Path("reports"), train_root=root / "train")

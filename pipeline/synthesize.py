@@ -17,9 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import setup_logging
+from pipeline import setup_logging, stage_params
 from softloc.data import synthetic
-from softloc.params import load_params
 
 log = logging.getLogger("synthesize")
 DEFAULT_OUT = "data/raw/synthetic"
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"raw root to write (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     setup_logging()
-    params = load_params(args.params)
+    params = stage_params(args.params)
     cfg = params.get("synthetic") or {}
     out = Path(args.out)
     log.info("read %s (synthetic: seed %s, route %s m, %sx%s images)", args.params, cfg.get("seed"),

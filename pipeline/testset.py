@@ -15,11 +15,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipeline import setup_logging, testset_dir
+from pipeline import setup_logging, stage_params, testset_dir
 from softloc import datasets
 from softloc.imagestore import build_store
 from softloc.io import write_json, write_parquet
-from softloc.params import load_params
 from softloc.schemas import TESTSET_IMAGES
 
 log = logging.getLogger("pipeline.testset")
@@ -30,7 +29,7 @@ def main() -> None:
     parser.add_argument("name", help="a key of params.yaml `testsets`")
     name = parser.parse_args().name
     setup_logging()
-    params = load_params()
+    params = stage_params()
     if name not in params["testsets"]:
         raise SystemExit(f"unknown test set {name!r}; params.yaml testsets: {sorted(params['testsets'])}")
     cfg = params["testsets"][name]

@@ -49,7 +49,7 @@ class ParamsError(ValueError):
     def __init__(self, key: str, value: Any, allowed: str, source: str = "params.yaml") -> None:
         self.key, self.value, self.allowed = key, value, allowed
         shown = "(missing)" if value is _MISSING else _short(value)
-        super().__init__(f"{source}: {key} = {shown}: {allowed}")
+        super().__init__(f"{source}: {key} = {shown}: {allowed}" if key else f"{source}: {allowed}")
 
 
 class Section(BaseModel):
@@ -390,7 +390,11 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
             fail(f"synthetic.regions.{region}", [start, end], "[start, end] fractions of the route with start < end")
     _unique(p.split.query_conditions, "split.query_conditions", source)
     _unique(p.seeds, "seeds", source)
+    _unique(p.evaluate.thresholds_m, "evaluate.thresholds_m", source)
     _unique(p.evaluate.recall_at, "evaluate.recall_at", source)
+    for key, d in [("headline_m", p.evaluate.headline_m)] + [(f"thresholds_m[{i}]", d) for i, d in enumerate(p.evaluate.thresholds_m)]:
+        if d > p.evaluate.curve_max_m:
+            fail(f"evaluate.{key}", d, f"<= evaluate.curve_max_m ({p.evaluate.curve_max_m}): the curves end there")
     if max(p.evaluate.recall_at) > p.evaluate.top_k:
         fail("evaluate.recall_at", p.evaluate.recall_at, f"at most evaluate.top_k ({p.evaluate.top_k}) references each")
     for name, entry in p.testsets.items():

@@ -7,6 +7,7 @@ never leaves a half-written file that DVC or the next stage could mistake for a 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import os
@@ -34,9 +35,16 @@ _FILE_MODE = _default_file_mode()
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; rename it onto `target` only on success."""
+    """Yield a temporary path beside `target`; rename it onto `target` only on success.
+
+    A temporary file of the same target left by a killed earlier writer is removed first (no
+    stage reads temporary names; this keeps a kill from leaving debris behind for good).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        log.info("removing %s, left by a killed writer of %s", leftover, target)
+        leftover.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -40,6 +40,6 @@ def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
         try:
             raw = yaml.load(f, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as err:
-            raise ParamsError("(file)", "(unreadable)", f"not valid YAML: {' '.join(str(err).split())}", str(path)) from None
+            raise ParamsError("", None, f"not valid YAML: {' '.join(str(err).split())}", str(path)) from None
     validate_params(raw, source=str(path))
     return raw

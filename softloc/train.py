@@ -13,10 +13,13 @@ clusters by k-means on conv descriptors of training images) to the best-validati
 
 Resume: every `train.checkpoint_every_steps` steps and at every epoch end the whole state
 (weights, optimizer, grad scaler, counters, mining cache, best weights, log history, torch RNG)
-is written atomically to `<resume_root>/<method>/<key>/state.pt`, where key hashes the params and data
-that shape the run. Tuple sampling draws from numpy generators seeded by (seed, epoch, step),
-so a rerun after a kill continues from the last checkpoint and ends with the weights an
-uninterrupted run ends with. The state is deleted once the model file is written.
+is written atomically to `<resume_root>/<method>/<key>/state.pt`, where key hashes the params, data
+and code (every softloc/pipeline source the process imported) that shape the run; the file holds
+tensors and plain containers only and loads with weights_only=True (softloc.resume). Tuple
+sampling draws from numpy generators seeded by (seed, epoch, step), so a rerun after a kill
+continues from the last checkpoint and ends with the weights an uninterrupted run ends with.
+The state is deleted once the model file is written; states of other keys, and of runs whose
+model file exists (finished, or restored from DVC's run cache), are swept at every run start.
 """
 
 from __future__ import annotations
@@ -37,10 +40,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from softloc import distributed, schemas
+from softloc import distributed, resume, schemas
 from softloc.features import iter_batches
 from softloc.imagestore import open_store
-from softloc.io import atomic_path, read_parquet, write_json
+from softloc.io import read_parquet, write_json
 from softloc.losses import TupleBatch, build_loss
 from softloc.metrics import accuracy_at, retrieval_errors
 from softloc.mining import MiningCache, TupleSampler, TupleSpec
@@ -51,7 +54,6 @@ from softloc.retrieval import search_top1
 log = logging.getLogger(__name__)
 
 DESCRIPTORS_PER_IMAGE = 100  # k-means input per image, as Pytorch-NetVlad's cluster init
-STATE_FILE = "state.pt"
 
 
 @dataclass
@@ -91,6 +93,9 @@ class TrainState:
     images_seen: int = 0
     cache: MiningCache | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+RESUME_CLASSES = {"TrainState": TrainState, "MiningCache": MiningCache}
 
 
 def load_train_data(processed: str | os.PathLike = "data/processed") -> TrainData:
@@ -229,8 +234,13 @@ def refresh_cache(net: torch.nn.Module, data: TrainData, anchors: np.ndarray, rn
 
 
 def run_key(method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], fingerprint: str) -> str:
-    """Hash of the params and data that shape a run: a checkpoint resumes only the run it belongs to."""
-    blob = json.dumps({"method": method_cfg, "model": model_cfg, "train": train_cfg, "data": fingerprint}, sort_keys=True, default=str)
+    """Hash of the params, data and code that shape a run: a checkpoint resumes only the run it belongs to.
+
+    Code: the source of every softloc/pipeline module imported so far (resume.code_fingerprint),
+    so an edit between a kill and the rerun starts the run afresh instead of mixing versions.
+    """
+    blob = json.dumps({"method": method_cfg, "model": model_cfg, "train": train_cfg, "data": fingerprint,
+                       "code": resume.code_fingerprint()}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -250,7 +260,9 @@ class Trainer:
         torch.manual_seed(self.seed)
         self.net = build_network(model_cfg).to(self.device)
         self.loss_fn = build_loss(method_cfg)
-        self.resume_dir = Path(resume_root) / method / run_key(method_cfg, model_cfg, train_cfg, data.fingerprint)
+        self.resume_root = Path(resume_root)
+        self.model_path: Path | None = None  # set by train_method: a resume state names its model file
+        self.resume_dir = self.resume_root / method / run_key(method_cfg, model_cfg, train_cfg, data.fingerprint)
         self.state = TrainState()
         self.live: Any = None
         if self.loss_fn is None:
@@ -285,7 +297,8 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
-        """Write the whole run state atomically to the resume directory (rank 0 alone under torchrun)."""
+        """Write the whole run state atomically to the resume directory (tensors and plain containers;
+        rank 0 alone under torchrun)."""
         if not self.world.is_main:
             return
         payload = {
@@ -295,27 +308,21 @@ class Trainer:
             "state": self.state,
             "torch_rng": torch.get_rng_state(),
         }
-        with atomic_path(self.resume_dir / STATE_FILE) as tmp:
-            torch.save(payload, tmp)
+        resume.save_state(self.resume_dir, self.resume_dir.name, payload, self.model_path)
 
     def try_resume(self) -> bool:
-        """Load the resume state of this exact run if one exists; drop states of other runs."""
-        parent = self.resume_dir.parent
-        if parent.is_dir() and self.world.is_main:
-            for other in parent.iterdir():
-                if other != self.resume_dir:
-                    log.info("removing stale resume state %s (params or data changed)", other)
-                    shutil.rmtree(other, ignore_errors=True)
-        path = self.resume_dir / STATE_FILE
-        if not path.is_file():
+        """Load the resume state of this exact run if one exists; sweep stale states of other runs."""
+        if self.world.is_main:
+            resume.discard_stale(self.resume_root, keep=self.resume_dir)
+        payload = resume.load_state(self.resume_dir, self.resume_dir.name, RESUME_CLASSES, map_location=self.device)
+        if payload is None:
             return False
-        payload = torch.load(path, map_location=self.device, weights_only=False)
         self.net.load_state_dict(payload["net"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scaler.load_state_dict(payload["scaler"])
         self.state = payload["state"]
-        torch.set_rng_state(payload["torch_rng"])
-        log.info("resumed %s from %s at epoch %d step %d", self.method, path, self.state.epoch, self.state.global_step)
+        torch.set_rng_state(payload["torch_rng"].cpu())
+        log.info("resumed %s from %s at epoch %d step %d", self.method, self.resume_dir / resume.STATE_FILE, self.state.epoch, self.state.global_step)
         return True
 
     # -- the loop ----------------------------------------------------------------------------
@@ -507,6 +514,7 @@ def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, A
     Returns the run summary (also in the model file and metrics.json). Its wall-clock figures go
     to `telemetry_path` (JSON) when given: never into the tracked outputs."""
     trainer = Trainer(method, method_cfg, model_cfg, train_cfg, data, report_dir, resume_root)
+    trainer.model_path = Path(model_path)
     if trainer.loss_fn is None:
         init_clusters(trainer.net, data, train_cfg, trainer.device, trainer.amp)
         trainer.open_log()

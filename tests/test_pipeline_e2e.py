@@ -31,6 +31,7 @@ TINY_WORLD = {
                "nan_rows": 2, "underexposed": 1, "overexposed": 1, "unreadable_image": 1,
                "no_image_file": 1, "no_ins_coverage": 2},
     "png_compression": 1,
+    "regions": {"val": [0.55, 0.67], "test": [0.75, 1.0]},
 }
 
 
@@ -40,6 +41,7 @@ def tiny_params() -> dict:
     params["synthetic"] = TINY_WORLD
     regions = synthetic.default_regions(TINY_WORLD)
     params["split"]["test_region"], params["split"]["val_region"] = regions["test"], regions["val"]
+    params["split"]["query_conditions"] = ["night", "overcast"]     # the tiny world's conditions
     params["model"].update(clusters=4, image_max_side=32, small_channels=[8, 8, 16, 16])
     params["train"].update(epochs=1, max_steps_per_epoch=3, batch_tuples=1, n_close=4, n_far=4,
                            init_images=40, val_max_queries=40, checkpoint_every_steps=2)

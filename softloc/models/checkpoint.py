@@ -25,8 +25,8 @@ def save_model(path: str | os.PathLike, net: LocalizationNet, model_cfg: dict[st
     """
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     payload = {"format": FORMAT, "model_cfg": _plain(model_cfg, path), "state_dict": state, "info": _plain(info, path)}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)   # a file object: torch names the archive "archive", not after the random temp name
     log.info("wrote %s", path)
 
 
