@@ -39,7 +39,8 @@ def main() -> None:
                    "-m", "pipeline.train", run.method, str(run.seed)]
         log.info("launching %d processes: %s", nproc, " ".join(command))
         os.execv(sys.executable, command)  # this process becomes torchrun: a kill reaches it directly
-    distributed.init_from_env(pick_device(train_cfg["device"]).type)
+    if not distributed.init_from_env(pick_device(train_cfg["device"]).type).is_main:
+        logging.disable(logging.INFO)  # rank 0 tells the story; the others report only problems
     data = load_train_data("data/processed")
     log.info("training %s seed %d: %s (model %s)", run.method, run.seed, method_cfg, model_cfg)
     summary = train_method(

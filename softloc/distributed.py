@@ -81,12 +81,27 @@ def gather_rows(local: torch.Tensor, counts: list[int]) -> torch.Tensor:
 
 def gather_features(local: torch.Tensor) -> torch.Tensor:
     """All processes' equal-sized (n, ...) features concatenated in rank order, differentiable:
-    the backward sums every process's gradient into each process's own rows."""
+    the backward sums every process's gradient of the whole (an all-reduce) and keeps its own rows."""
     if world().size == 1:
         return local
-    from torch.distributed.nn.functional import all_gather
+    return _GatherRows.apply(local)
 
-    return torch.cat(all_gather(local.contiguous()))
+
+class _GatherRows(torch.autograd.Function):
+    """all_gather forward, all_reduce(sum) + own slice backward (works on gloo and nccl alike)."""
+
+    @staticmethod
+    def forward(ctx, local: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.rows, ctx.rank = len(local), dist.get_rank()
+        parts = [torch.empty_like(local) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, local.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
 
 
 def share_counts(n: int) -> list[int]:
