@@ -4,15 +4,23 @@
 # and helpers:
 #   make dvc ARGS="exp show --only-changed"   any dvc command inside the environment
 #   make seeds   the seed study: the whole pipeline with seeds [0, 1, 2] as a DVC experiment
-# The environment is .venv, rebuilt whenever pyproject.toml changes.
+#   make report-check   exit 1 (naming the files) when the report is older than what it summarises
+# The environment is .venv, rebuilt whenever pyproject.toml changes (and with faiss-gpu on a GPU machine).
 
 PYTHON ?= python3
 VENV := .venv
-STAMP := $(VENV)/.installed
+# On a machine with an NVIDIA GPU (nvidia-smi lists one) the environment gets faiss-gpu in place of
+# faiss-cpu, the same version: with CUDA torch (pip's default wheel on Linux x86-64), training,
+# extraction and search then all run on the GPU, with no pip command by hand. GPU=0 / GPU=1
+# overrides the detection. (Both wheels provide the `faiss` module, so they cannot be installed
+# side by side, and a pip extra cannot take out a base dependency: hence this step.)
+GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
+FAISS_VERSION := $(shell sed -n 's/.*"faiss-cpu==\([^"]*\)".*/\1/p' pyproject.toml)
+STAMP := $(VENV)/.installed-gpu$(GPU)
 # dvc.yaml's commands run `python -m pipeline.<stage>`: that python must be the venv's.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: repro test test-fast dvc seeds
+.PHONY: repro test test-fast dvc seeds report-check
 
 repro: $(STAMP)
 	$(VENV)/bin/dvc repro
@@ -29,8 +37,18 @@ dvc: $(STAMP)
 seeds: $(STAMP)
 	$(VENV)/bin/dvc exp run -S 'seeds=[0,1,2]'
 
+report-check: $(STAMP)
+	$(VENV)/bin/python -m softloc.report --check
+
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e .
+ifeq ($(GPU),1)
+	$(VENV)/bin/python -m pip uninstall --quiet -y faiss-cpu
+	$(VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps faiss-gpu==$(FAISS_VERSION)
+	$(VENV)/bin/python -m pip install --quiet faiss-gpu==$(FAISS_VERSION)
+	$(VENV)/bin/python -c "import faiss, torch; print('GPU environment: torch', torch.__version__, 'CUDA', torch.cuda.is_available(), '| faiss', faiss.__version__, 'GPUs', faiss.get_num_gpus())"
+endif
+	rm -f $(VENV)/.installed-gpu*
 	touch $(STAMP)

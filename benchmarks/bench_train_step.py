@@ -74,8 +74,7 @@ def main() -> None:
 
     def full(step: int) -> float:
         t = time.perf_counter()
-        rows = trainer.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng(step))
-        trainer.train_step(rows)
+        trainer.train_step(trainer.feed.take(step, lambda: trainer.host_batch(order, 0, step, trainer.state.cache)))
         return time.perf_counter() - t
 
     def bare(x: torch.Tensor, positions: torch.Tensor, shape: tuple[int, int]) -> float:
@@ -91,7 +90,7 @@ def main() -> None:
     full_s, bare_s, sample_s, load_s = [], [], [], []
     for step in range(args.steps + 2):
         t = time.perf_counter()
-        rows = trainer.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng(step))
+        rows = trainer.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng(step), trainer.state.cache)
         t1 = time.perf_counter()
         x = preprocess(torch.from_numpy(np.ascontiguousarray(data.train.images[rows.ravel()])))
         t2 = time.perf_counter()

@@ -11,10 +11,11 @@ $OUT/gpu_check.json, rewritten after every row so a killed run keeps what it mea
    of the model step on synthetic batches already on the GPU (eager NCHW, eager channels_last,
    + cudnn.benchmark, a larger batch, torch.compile), each against the FLOP limit (counted
    convolution FLOPs x 3 per trained image over --peak-tflops). Then the same step fed by our
-   data path (Trainer.build_tuples with hard negatives from the mining cache, reads from a
-   memory-mapped store, pinned host-to-device copies), serial as softloc.train runs it and with
-   the next batch prepared in a background thread; the ratio of step times is what the data
-   path adds. Then the mining-cache refresh, amortised over its 250 steps.
+   data path (tuples with hard negatives from the mining cache, reads from a memory-mapped
+   store, pinned host-to-device copies), made serially at each step and fed by softloc.train's
+   prefetcher (Trainer.step_batch: the next batch prepared in a thread, copied on a side
+   stream); the ratio of step times is what the data path adds. Then the mining-cache refresh,
+   amortised over its 250 steps.
 2. Extraction images/s: softloc.features.extract_features from the store (with PCA whitening,
    as the extract stage runs it) against the bare forward on batches already on the GPU.
 3. Exact top-1 search of 10k queries among 100k references of 256 dims: torch matmul + argmin on
@@ -38,7 +39,6 @@ import sys
 import tempfile
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -55,7 +55,8 @@ from softloc.imagestore import open_store  # noqa: E402
 from softloc.models import preprocess  # noqa: E402
 from softloc.params import load_params  # noqa: E402
 from softloc.pca import Pca  # noqa: E402
-from softloc.train import Split, TrainData, Trainer, load_batch, refresh_cache  # noqa: E402
+from softloc.prefetch import StepBatch, host_batch  # noqa: E402
+from softloc.train import Split, TrainData, Trainer, refresh_cache  # noqa: E402
 
 TUPLE_RADIUS_M = 25.0  # neighbour lists reach this far (params tuples.max_radius_m)
 SEARCH_GOAL_MS = 50.0  # issue 12: 10k x 100k x 256 on the GPU in <= 50 ms
@@ -247,7 +248,8 @@ class TrainCheck:
         gen = torch.Generator(device=self.device).manual_seed(0)
         images = torch.randint(0, 256, (tuples * self.m, self.height, self.width, 3), dtype=torch.uint8, device=self.device, generator=gen)
         positions = torch.rand((tuples, self.m, 2), device=self.device, generator=gen) * 30.0
-        return lambda _i: self.trainer.model_step(images, positions)
+        batch = StepBatch(np.zeros((tuples, self.m), np.int64), images, positions)
+        return lambda _i: self.trainer.train_step(batch)
 
     def measure(self, variant: str, tuples: int) -> float:
         """Median step time on synthetic batches; adds the images/s row."""
@@ -262,10 +264,10 @@ class TrainCheck:
 
     def eager_variants(self) -> None:
         """NCHW vs channels_last, then cudnn.benchmark (kept on for every later row) and a larger batch."""
-        sizes, tr = self.sizes, self.trainer
-        tr.net = self.eager.to(memory_format=torch.contiguous_format)
+        sizes = self.sizes
+        self.eager.to(memory_format=torch.contiguous_format)
         run_row(self.table, "train", "synthetic, eager NCHW", lambda: self.measure("eager NCHW", sizes.tuples))
-        tr.net = self.eager.to(memory_format=torch.channels_last)
+        self.eager.to(memory_format=torch.channels_last)
         run_row(self.table, "train", "synthetic, eager channels_last", lambda: self.measure("eager channels_last", sizes.tuples))
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
@@ -290,66 +292,56 @@ class TrainCheck:
         amortised = f"{100 * seconds / self.sizes.refresh_steps / self.eager_step_s:.1f}% of a step amortised over {self.sizes.refresh_steps} steps" if self.eager_step_s else ""
         self.table.add("train", f"mining cache refresh ({n_images} images)", seconds, "s", amortised)
 
-    def anchors_of(self, i: int) -> np.ndarray:
-        """Step i's anchors, cycling through the refresh window."""
-        b = self.sizes.tuples
-        start = (i % (len(self.window) // b)) * b
-        return self.window[start : start + b]
+    @property
+    def window_steps(self) -> int:
+        """Steps whose anchors the cache holds: the check cycles through them."""
+        return len(self.window) // self.sizes.tuples
 
     def tuples_of(self, i: int) -> np.ndarray:
-        return self.trainer.build_tuples(self.anchors_of(i), np.random.default_rng([0, i]))
-
-    def host_batch(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Step i's tuples, their images read from the store into pinned memory, and their positions."""
-        rows = self.tuples_of(i)
-        images = load_batch(self.data.train.images, rows, torch.device("cpu"))
-        xy = self.data.train.xy[rows]
-        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32))
-        if self.device.type == "cuda":
-            images, positions = images.pin_memory(), positions.pin_memory()
-        return images, positions
+        b, s = self.sizes.tuples, i % self.window_steps
+        return self.trainer.build_tuples(self.window[s * b : (s + 1) * b], np.random.default_rng([0, i]), self.trainer.state.cache)
 
     def host_parts(self) -> None:
         """What the host spends per step: tuple sampling with hard negatives, store read + pin."""
-        cpu = torch.device("cpu")
+        cpu, pin = torch.device("cpu"), self.device.type == "cuda"
         sample_s = median_seconds(self.tuples_of, 1, self.sizes.steps, cpu)
         self.table.add("train", "host: tuple sampling + hard negatives", sample_s * 1e3, "ms/step", f"{self.sizes.tuples} tuples")
         rows = self.tuples_of(0)
-        pin = self.device.type == "cuda"
-        read_s = median_seconds(lambda _i: load_batch(self.data.train.images, rows, cpu).pin_memory() if pin else load_batch(self.data.train.images, rows, cpu), 1, self.sizes.steps, cpu)
+        read_s = median_seconds(lambda _i: host_batch(self.data.train.images, self.data.train.xy, rows, pin), 1, self.sizes.steps, cpu)
         self.table.add("train", "host: store read + pin", read_s * 1e3, "ms/step", f"{rows.size} images, {self.data.train.images[0].nbytes * rows.size / 1e6:.1f} MB")
 
     def data_path(self, name: str, net: torch.nn.Module) -> None:
         """Steps fed by our data path, serial and prefetched, against synthetic steps of the same network."""
         sizes, tr, b = self.sizes, self.trainer, self.sizes.tuples
-        tr.net = net
+        tr.step_net = net
+        steps = min(self.window_steps, sizes.warmup_steps + sizes.steps)
 
         def serial() -> float:
-            return median_seconds(lambda i: tr.train_step(self.tuples_of(i)), sizes.warmup_steps, sizes.steps, self.device)
+            """Each step's batch made when the step starts (no feed)."""
+            def step(i: int) -> float:
+                s = i % steps
+                return tr.train_step(tr.feed.take(("serial", i), lambda: tr.host_batch(self.window, 0, s, tr.state.cache)))
+            return median_seconds(step, sizes.warmup_steps, sizes.steps, self.device)
 
         def prefetched() -> float:
+            """softloc.train's loop: Trainer.step_batch takes the prepared batch and starts the next."""
             times = []
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                pending = pool.submit(self.host_batch, 0)
-                for i in range(sizes.warmup_steps + sizes.steps):
-                    images, positions = pending.result()
-                    pending = pool.submit(self.host_batch, i + 1)
-                    sync(self.device)
-                    start = time.perf_counter()
-                    tr.model_step(images.to(self.device, non_blocking=True), positions.to(self.device, non_blocking=True))
-                    if i >= sizes.warmup_steps:
-                        times.append(time.perf_counter() - start)
-                pending.result()
+            for i in range(sizes.warmup_steps + sizes.steps):
+                sync(self.device)
+                start = time.perf_counter()
+                tr.train_step(tr.step_batch(self.window, i % steps, steps))
+                if i >= sizes.warmup_steps:
+                    times.append(time.perf_counter() - start)
             return statistics.median(times)
 
         reference = median_seconds(self.synthetic(b), sizes.warmup_steps, sizes.steps, self.device)  # measured beside it
-        for variant, fn in (("serial (softloc.train today)", serial), ("next batch prepared in a thread", prefetched)):
+        for variant, fn in (("made at each step", serial), ("fed (next batch prepared ahead)", prefetched)):
             seconds = run_row(self.table, "train", f"data path {name}, {variant}", fn)
             if seconds is not None:
                 rate = b * self.m / seconds
                 self.table.add("train", f"data path {name}, {variant}", rate, "img/s",
                                f"step {seconds / reference:.2f}x synthetic ({reference * 1e3:.1f} ms)", self.of_limit(rate))
-        tr.net = self.eager
+        tr.step_net = self.eager
 
     def compiled(self, clock: Clock) -> None:
         """torch.compile of the network: first-step (compile) time, synthetic and data-path steps."""
@@ -358,7 +350,7 @@ class TrainCheck:
             self.table.add("train", "torch.compile", "skipped", "", "", f"{clock.left():.0f} s left < {sizes.compile_reserve_s:.0f} s reserve")
             return
         net = torch.compile(self.eager, backend=sizes.compile_backend)
-        self.trainer.net = net
+        self.trainer.step_net = net
         step = self.synthetic(sizes.tuples)
         start = time.perf_counter()
         step(0)

@@ -4,7 +4,8 @@
 
 Reads params data.raw_root and model.image_max_side and data/processed/{train_images,
 val_reference,val_queries}.parquet; writes data/processed/images/<split>.npy. (Test sets have
-their own stores: the testset stage.)
+their own stores: the testset stage.) A killed run resumes from its last finished chunks, kept in
+data/.resume/imagestore/.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from softloc.io import read_parquet
 
 SPLITS = ("train_images", "val_reference", "val_queries")
 PROCESSED = Path("data/processed")
+RESUME = Path("data/.resume/imagestore")  # a killed run's partial stores (not a DVC output: kept for the rerun)
 
 log = logging.getLogger("pipeline.imagestore")
 
@@ -32,7 +34,7 @@ def main() -> None:
         images = read_parquet(PROCESSED / f"{split}.parquet", schemas.SPLIT_IMAGES)
         out = PROCESSED / "images" / f"{split}.npy"
         log.info("storing %d images of %s from %s at longest side %d px", len(images), split, raw_root, max_side)
-        build_store([raw_root / p for p in images["path"]], out, max_side)
+        build_store([raw_root / p for p in images["path"]], out, max_side, resume_dir=RESUME)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ def main() -> None:
             raise ValueError(f"test set {name!r} ({cfg['format']} at {cfg['split']}): no {part} images")
         write_parquet(table, out / f"{part}.parquet", TESTSET_IMAGES)
         shape = build_store([Path(cfg["images"]) / p for p in table["path"]], out / "images" / f"{part}.npy",
-                            max_side, load=fmt.store_loader(cfg, max_side))
+                            max_side, load=fmt.store_loader(cfg, max_side),
+                            resume_dir=Path("data/.resume/testset") / name)
         counts[part] = {**split.counts.get(part, {}), "images": len(table), "store_shape": list(shape),
                         "by_condition": table["condition"].value_counts().sort_index().to_dict()}
     write_json(counts, Path("reports/testsets") / f"{name}.json")

@@ -8,15 +8,22 @@ weights and every random choice of training. Writes models/<method>/seed<seed>/m
 dvclive logs + metrics.json under reports/train/<method>/seed<seed>/ (deterministic: no
 wall-clock figure; timings go to reports/telemetry/, which is not tracked). A killed run resumes
 from models/.resume/ (not a DVC output, so DVC does not delete it before the rerun).
+
+With train.nproc_per_node > 1 the stage runs itself again under torchrun, one process per GPU
+(softloc.distributed: DistributedDataParallel, the same result as one process); rank 0 alone
+writes the model, logs and checkpoints.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 from pipeline import run_stage
-from softloc.train import load_train_data, train_method
+from softloc import distributed
+from softloc.train import load_train_data, pick_device, train_method
 
 log = logging.getLogger("pipeline.train")
 
@@ -26,6 +33,14 @@ def main() -> None:
     method_cfg = params["methods"][run.method]
     model_cfg = {**params["model"], "seed": run.seed}
     train_cfg = {**params["train"], "seed": run.seed}
+    nproc = int(train_cfg["nproc_per_node"])
+    if nproc > 1 and method_cfg["loss"] != "none" and "WORLD_SIZE" not in os.environ:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+                   "-m", "pipeline.train", run.method, str(run.seed)]
+        log.info("launching %d processes: %s", nproc, " ".join(command))
+        os.execv(sys.executable, command)  # this process becomes torchrun: a kill reaches it directly
+    if not distributed.init_from_env(pick_device(train_cfg["device"]).type).is_main:
+        logging.disable(logging.INFO)  # rank 0 tells the story; the others report only problems
     data = load_train_data("data/processed")
     log.info("training %s seed %d: %s (model %s)", run.method, run.seed, method_cfg, model_cfg)
     summary = train_method(

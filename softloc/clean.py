@@ -13,7 +13,6 @@ import csv
 import logging
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 from scipy.spatial import cKDTree
-from tqdm import tqdm
 
+from softloc.chunked import CHUNK_FILES, Journal, available_cores, run_chunks
 from softloc.config import CONDITION_PATTERN
 from softloc.data import robotcar
 from softloc.schemas import IMAGES
@@ -42,7 +41,6 @@ REASONS = (
 )
 TRAVERSAL_NAME = re.compile(r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}")
 CONDITION = re.compile(CONDITION_PATTERN)
-IMAGE_BATCH = 256
 
 
 def read_traversal_list(root: str | os.PathLike) -> pd.DataFrame:
@@ -86,11 +84,16 @@ def unlisted_traversals(root: str | os.PathLike, listed: set[str]) -> dict[str, 
     return unlisted
 
 
-def clean_dataset(root: str | os.PathLike, cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, dict]:
-    """Every image of every listed traversal with pose, kept and reason (schemas.IMAGES), and the report."""
+def clean_dataset(root: str | os.PathLike, cfg: Mapping[str, Any],
+                  resume_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, dict]:
+    """Every image of every listed traversal with pose, kept and reason (schemas.IMAGES), and the report.
+
+    With `resume_dir`, each traversal's exposure pass keeps a journal there, so a rerun after a
+    kill decodes only the images not yet done (the caller removes the folder once the outputs are written).
+    """
     traversals = read_traversal_list(root)
     unlisted = unlisted_traversals(root, set(traversals["traversal"]))
-    tables = [read_traversal(root, t.traversal, t.condition, cfg) for t in traversals.itertuples()]
+    tables = [read_traversal(root, t.traversal, t.condition, cfg, resume_dir) for t in traversals.itertuples()]
     images = pd.concat(tables, ignore_index=True)
     images["wrong_size"] = wrong_size(images)
     trusted = images["pose_ok"].to_numpy() & ~images["off_trajectory"].to_numpy()
@@ -107,7 +110,7 @@ def clean_dataset(root: str | os.PathLike, cfg: Mapping[str, Any]) -> tuple[pd.D
 
 
 def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
-                   cfg: Mapping[str, Any]) -> pd.DataFrame:
+                   cfg: Mapping[str, Any], resume_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """One traversal's images with pose, per-check flags and exposure, sorted by timestamp."""
     folder = Path(root) / traversal
     timestamps = np.sort(robotcar.read_traversal_timestamps(folder))
@@ -124,8 +127,9 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
     brightness = np.full(len(images), np.nan)
     size = np.zeros((len(images), 2), dtype=np.int64)
     present = ~images["no_image_file"].to_numpy(dtype=bool)
+    journal = Path(resume_dir) / f"{traversal}.exposure.jsonl" if resume_dir is not None else None
     brightness[present], size[present] = mean_intensities([Path(root) / p for p in images["path"][present]],
-                                                          desc=traversal)
+                                                          desc=traversal, resume=journal)
     images["height"], images["width"] = size[:, 0], size[:, 1]
     images["unreadable_image"] = present & np.isnan(brightness)
     images["underexposed"] = brightness < float(cfg["underexposed_below"])
@@ -141,37 +145,48 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
     return images
 
 
-def mean_intensities(paths: list[Path], desc: str = "") -> tuple[np.ndarray, np.ndarray]:
+def mean_intensities(paths: list[Path], desc: str = "", resume: Path | None = None,
+                     workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean raw-mosaic intensity (0-255) of each image, NaN where unreadable, and its raw
-    (height, width), (0, 0) where unreadable; decoded in a thread pool.
+    (height, width), (0, 0) where unreadable.
 
     The mean of a Bayer mosaic equals the mean of its 2x2-binned luminance (R + 2G + B) / 4, so no
     demosaicing is needed. (cv2.IMREAD_REDUCED_GRAYSCALE_2 would give exactly that binning, but for
     PNG it decodes the full image first, so it saves nothing, and it would hide a colour file.)
-    OpenCV's PNG decoder releases the GIL, so the threads use every core.
+    The images are decoded in chunks by `workers` processes (default: every core) with bounded
+    memory and an images/s progress bar (softloc.chunked). With `resume` (a journal file), every
+    finished chunk is recorded there and a rerun after a kill decodes only the rest.
     """
-    batches = [paths[i:i + IMAGE_BATCH] for i in range(0, len(paths), IMAGE_BATCH)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool, \
-            tqdm(total=len(paths), desc=f"exposure {desc}", unit="img", leave=False) as bar:
-        means, sizes = [np.zeros(0)], [np.zeros((0, 2), dtype=np.int64)]
-        for values, shapes in pool.map(_batch_means, batches):
-            means.append(values)
-            sizes.append(shapes)
-            bar.update(len(values))
+    workers = workers or available_cores()
+    journal = Journal(resume, {"pass": "exposure", "chunk_files": CHUNK_FILES}) if resume is not None else None
+    means, sizes = [np.zeros(0)], [np.zeros((0, 2), dtype=np.int64)]
+    try:
+        for chunk in run_chunks([os.fspath(p) for p in paths], _chunk_means, workers=workers, journal=journal,
+                                desc=f"exposure {desc}"):
+            means.append(np.asarray(chunk["mean"], dtype=np.float64))
+            sizes.append(np.asarray(chunk["hw"], dtype=np.int64).reshape(-1, 2))
+            for message in chunk["errors"]:
+                log.warning("unreadable_image: %s", message)
+    finally:
+        if journal is not None:
+            journal.close()
     return np.concatenate(means), np.concatenate(sizes)
 
 
-def _batch_means(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    values = np.full(len(paths), np.nan)
-    sizes = np.zeros((len(paths), 2), dtype=np.int64)
-    for i, path in enumerate(paths):
+def _chunk_means(paths: list[str], start: int) -> dict[str, list]:
+    """One chunk of the exposure pass (a worker's job): means, raw sizes and unreadable-file messages."""
+    values, sizes, errors = [], [], []
+    for path in paths:
         try:
             mosaic = robotcar.read_mosaic(path)
         except ValueError as err:
-            log.warning("unreadable_image: %s", err)
+            values.append(float("nan"))
+            sizes.append([0, 0])
+            errors.append(str(err))
             continue
-        values[i], sizes[i] = mosaic.mean(), mosaic.shape
-    return values, sizes
+        values.append(float(mosaic.mean()))
+        sizes.append(list(mosaic.shape))
+    return {"mean": values, "hw": sizes, "errors": errors}
 
 
 def wrong_size(images: pd.DataFrame) -> np.ndarray:

@@ -202,6 +202,8 @@ class Mining(Section):
 class Train(Section):
     device: Literal["auto", "cpu", "cuda"]
     amp: Literal["bf16", "fp16", "off"] = "bf16"
+    compile: bool = False
+    nproc_per_node: PositiveInt = 1
     lr: PositiveFloat
     lr_decay: Annotated[float, Field(gt=0, le=1)]
     epochs: PositiveInt

@@ -40,13 +40,15 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from softloc import resume, schemas
+from softloc import distributed, resume, schemas
+from softloc.features import iter_batches
 from softloc.imagestore import open_store
 from softloc.io import read_parquet, write_json
 from softloc.losses import TupleBatch, build_loss
 from softloc.metrics import accuracy_at, retrieval_errors
 from softloc.mining import MiningCache, TupleSampler, TupleSpec
 from softloc.models import build_network, preprocess, save_model
+from softloc.prefetch import Prefetcher, StepBatch, host_batch, read_images
 from softloc.retrieval import search_top1
 
 log = logging.getLogger(__name__)
@@ -159,28 +161,28 @@ def tuple_spec(method_cfg: dict[str, Any], train_cfg: dict[str, Any]) -> TupleSp
 
 
 def load_batch(images: np.ndarray, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 (len(rows), H, W, 3) images of `rows` from a store, read in file order, on `device`."""
-    flat = rows.ravel()
-    unique, inverse = np.unique(flat, return_inverse=True)
-    batch = torch.from_numpy(np.ascontiguousarray(images[unique]))[torch.from_numpy(inverse)]
-    if device.type == "cuda":
-        return batch.pin_memory().to(device, non_blocking=True)
-    return batch
+    """uint8 (rows.size, H, W, 3) images of `rows` from a store, read in file order, on `device`."""
+    return read_images(images, rows, pin=device.type == "cuda").to(device, non_blocking=True)
 
 
 @torch.no_grad()
 def embed(net: torch.nn.Module, images: np.ndarray, rows: np.ndarray | None, device: torch.device, batch_size: int, amp: torch.dtype | None) -> np.ndarray:
-    """(n, dim) float32 descriptors of store images `rows` (all when None), network in eval mode."""
+    """(n, dim) float32 descriptors of store images `rows` (all when None), network in eval mode.
+
+    The next batch is read (and pinned) in a background thread while the network runs; the
+    descriptors stay on the device until one copy at the end (no synchronisation per batch).
+    Under torchrun each process embeds its share of the rows and the shares are all-gathered.
+    """
     was_training = net.training
     net.eval()
     rows = np.arange(len(images)) if rows is None else np.asarray(rows)
-    out = []
-    for start in range(0, len(rows), batch_size):
-        x = preprocess(load_batch(images, rows[start : start + batch_size], device))
+    out = [torch.zeros((0, net.dim), device=device)]
+    for batch in iter_batches(images, rows[distributed.world().share(len(rows))], batch_size, pin=device.type == "cuda"):
+        x = preprocess(batch.to(device, non_blocking=True))
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            out.append(net(x).float().cpu())
+            out.append(net(x).float())
     net.train(was_training)
-    return torch.cat(out).numpy() if out else np.zeros((0, net.dim), np.float32)
+    return distributed.gather_rows(torch.cat(out), distributed.share_counts(len(rows))).cpu().numpy()
 
 
 def validate(net: torch.nn.Module, data: TrainData, train_cfg: dict[str, Any], device: torch.device, amp: torch.dtype | None) -> float:
@@ -248,7 +250,11 @@ class Trainer:
     def __init__(self, method: str, method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], data: TrainData, report_dir: str | os.PathLike, resume_root: str | os.PathLike) -> None:
         self.method, self.method_cfg, self.model_cfg, self.train_cfg, self.data = method, method_cfg, model_cfg, train_cfg, data
         self.report_dir = Path(report_dir)
+        self.world = distributed.world()
         self.device = pick_device(train_cfg["device"])
+        if self.device.type == "cuda" and self.world.size > 1:
+            self.device = torch.device("cuda", self.world.local_rank)
+            torch.cuda.set_device(self.device)
         self.amp = amp_dtype(train_cfg, self.device)
         self.seed = int(train_cfg["seed"])
         torch.manual_seed(self.seed)
@@ -262,15 +268,39 @@ class Trainer:
         if self.loss_fn is None:
             return
         self.loss_fn = self.loss_fn.to(self.device)
+        if int(train_cfg["batch_tuples"]) % self.world.size:
+            raise ValueError(f"train.batch_tuples {train_cfg['batch_tuples']} must be a multiple of train.nproc_per_node ({self.world.size}): "
+                             "each process runs an equal share of the global batch")
         self.spec = tuple_spec(method_cfg, train_cfg)
         self.sampler = TupleSampler(data.train.xy, data.yaw_deg, data.anchors, self.spec)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=float(train_cfg["lr"]))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
+        # the training forward (training_forward: DDP under torchrun, compiled on request); self.net
+        # (eager, plain state-dict keys) validates, embeds and is saved
+        self.step_net = self.net
+        self.feed = Prefetcher(self.device)
+
+    def training_forward(self) -> torch.nn.Module:
+        """The module train_step runs: self.net, in DDP under torchrun (rank 0's weights are
+        broadcast when it is built: call after init or resume), torch.compile'd when train.compile."""
+        net: torch.nn.Module = self.net
+        if self.world.size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            if self.device.type == "cuda":
+                net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)  # BN statistics over the global batch
+            elif any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+                log.warning("BatchNorm on CPU with %d processes: statistics are per process (SyncBatchNorm needs CUDA)", self.world.size)
+            net = DistributedDataParallel(net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        return torch.compile(net) if self.train_cfg.get("compile", False) else net
 
     # -- checkpoints -------------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
-        """Write the whole run state atomically to the resume directory (tensors and plain containers)."""
+        """Write the whole run state atomically to the resume directory (tensors and plain containers;
+        rank 0 alone under torchrun)."""
+        if not self.world.is_main:
+            return
         payload = {
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -282,7 +312,8 @@ class Trainer:
 
     def try_resume(self) -> bool:
         """Load the resume state of this exact run if one exists; sweep stale states of other runs."""
-        resume.discard_stale(self.resume_root, keep=self.resume_dir)
+        if self.world.is_main:
+            resume.discard_stale(self.resume_root, keep=self.resume_dir)
         payload = resume.load_state(self.resume_dir, self.resume_dir.name, RESUME_CLASSES, map_location=self.device)
         if payload is None:
             return False
@@ -296,31 +327,45 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def build_tuples(self, anchors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """(B, M) tuple rows for `anchors`, the hard negatives picked from the mining cache."""
+    def build_tuples(self, anchors: np.ndarray, rng: np.random.Generator, cache: MiningCache | None) -> np.ndarray:
+        """(B, M) tuple rows for `anchors`, the hard negatives picked from the mining `cache`."""
         hard = None
         if self.spec.n_hard > 0:
-            hard = self.state.cache.hardest_first(anchors)
+            hard = cache.hardest_first(anchors)
         return self.sampler.sample(anchors, rng, hard)
 
-    def train_step(self, rows: np.ndarray) -> float:
-        """One optimizer step on the (B, M) tuples `rows`; returns the loss."""
-        return self.model_step(*self.device_batch(rows))
+    def host_batch(self, order: np.ndarray, epoch: int, step: int, cache: MiningCache | None) -> StepBatch:
+        """Step `step` of `epoch` (anchors from the epoch's `order`): its tuples, images and positions in host memory."""
+        b = int(self.train_cfg["batch_tuples"])
+        rows = self.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng([self.seed, epoch, step]), cache)
+        batch = host_batch(self.data.train.images, self.data.train.xy, rows, pin=self.device.type == "cuda")
+        if self.world.size > 1:  # every process draws the global batch and reads the images of its share
+            mine = rows[self.world.share(len(rows))]
+            batch.images = read_images(self.data.train.images, mine, pin=self.device.type == "cuda")
+        return batch
 
-    def device_batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (B, M) tuples' uint8 images and anchor-centred positions (metres), on the device."""
-        xy = self.data.train.xy[rows]
-        positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32)).to(self.device)
-        return load_batch(self.data.train.images, rows, self.device), positions
+    def step_batch(self, order: np.ndarray, step: int, n_steps: int) -> StepBatch:
+        """This epoch's step `step` on the device (prepared while the previous step ran); starts preparing the next.
 
-    def model_step(self, images: torch.Tensor, positions: torch.Tensor) -> float:
-        """Forward, loss, backward and Adam step on device tuples (`device_batch`'s pair); returns the loss."""
-        b, m = positions.shape[:2]
-        x = preprocess(images)
+        The feed key names the mining cache a batch was sampled from: a batch prepared before a
+        cache refresh is not used after it.
+        """
+        st = self.state
+        batch = self.feed.take((st.epoch, step, id(st.cache)), lambda: self.host_batch(order, st.epoch, step, st.cache))
+        if step + 1 < n_steps:
+            epoch, cache = st.epoch, st.cache  # bound now: the worker must not see later changes
+            self.feed.submit((epoch, step + 1, id(cache)), lambda: self.host_batch(order, epoch, step + 1, cache))
+        return batch
+
+    def train_step(self, batch: StepBatch) -> float:
+        """Forward, loss, backward and Adam step on a device StepBatch; returns the loss."""
+        b, m = batch.positions.shape[:2]
+        x = preprocess(batch.images)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
-            features = self.net(x)
-        batch = TupleBatch(features.float().view(b, m, -1), positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
-        loss = self.loss_fn(batch)
+            features = self.step_net(x)
+        features = distributed.gather_features(features.float())  # every process's share, in rank order
+        tuples = TupleBatch(features.view(b, m, -1), batch.positions, self.spec.n_close, self.spec.n_far, self.spec.n_extra)
+        loss = self.loss_fn(tuples)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -347,6 +392,7 @@ class Trainer:
         cfg = self.train_cfg
         if not self.try_resume():
             init_clusters(self.net, self.data, cfg, self.device, self.amp)
+        self.step_net = self.training_forward()
         self.open_log()
         st = self.state
         if not st.history:
@@ -364,25 +410,25 @@ class Trainer:
             lr = float(cfg["lr"]) * float(cfg["lr_decay"]) ** st.epoch
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            bar = tqdm(total=n_steps, initial=st.step_in_epoch, desc=f"{self.method} epoch {st.epoch + 1}/{cfg['epochs']}", unit="step")
+            bar = tqdm(total=n_steps, initial=st.step_in_epoch, desc=f"{self.method} epoch {st.epoch + 1}/{cfg['epochs']}", unit="step",
+                       disable=not self.world.is_main)
             while st.step_in_epoch < n_steps and not st.stopped:
                 s = st.step_in_epoch
                 start = time.perf_counter()
-                anchors = order[s * b : (s + 1) * b]
                 if self.spec.n_hard > 0 and st.global_step % refresh == 0:
                     window = schedule[st.global_step * b : (st.global_step + refresh) * b]
                     st.cache = refresh_cache(self.net, self.data, window, np.random.default_rng([self.seed, st.global_step, 1]), cfg, self.device, self.amp)
-                rows = self.build_tuples(anchors, np.random.default_rng([self.seed, st.epoch, s]))
-                loss = self.train_step(rows)
+                batch = self.step_batch(order, s, n_steps)
+                loss = self.train_step(batch)
                 seconds = time.perf_counter() - start
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"{self.method}: loss is {loss} at step {st.global_step} (lower train.lr?)")
                 st.step_in_epoch += 1
                 st.global_step += 1
                 st.seconds += seconds
-                st.images_seen += rows.size
+                st.images_seen += batch.rows.size
                 self.record({"step": st.global_step, "train/loss": loss, "train/lr": lr})
-                bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rows.size / seconds:.0f}")
+                bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{batch.rows.size / seconds:.0f}")
                 bar.update()
                 if val_every and st.global_step % val_every == 0:
                     self.validate_and_track()
@@ -422,7 +468,9 @@ class Trainer:
                 "device": str(self.device)}
 
     def open_log(self) -> None:
-        """Start the dvclive logs afresh and replay the history of a resumed run into them."""
+        """Start the dvclive logs afresh and replay the history of a resumed run into them (rank 0 alone)."""
+        if not self.world.is_main:
+            return
         from dvclive import Live
 
         self.live = Live(dir=str(self.report_dir), save_dvc_exp=False, dvcyaml=False, report=None)
@@ -444,9 +492,13 @@ class Trainer:
     def finish(self, model_path: str | os.PathLike) -> dict[str, Any]:
         """Write the best weights to the model file, close the logs with metrics.json; delete the resume state."""
         st = self.state
+        if self.loss_fn is not None:
+            self.feed.close()
         if st.best_weights is not None:
             self.net.load_state_dict(st.best_weights)
         summary = self.summary()
+        if not self.world.is_main:
+            return summary
         save_model(model_path, self.net.cpu(), self.model_cfg, summary)
         if self.live is None:
             self.open_log()
@@ -476,7 +528,7 @@ def train_method(method: str, method_cfg: dict[str, Any], model_cfg: dict[str, A
     else:
         trainer.run()
     summary = trainer.finish(model_path)
-    if telemetry_path is not None:
+    if telemetry_path is not None and trainer.world.is_main:
         write_json(trainer.telemetry(), telemetry_path)
     return summary
 

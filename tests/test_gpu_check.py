@@ -41,8 +41,8 @@ def test_tiny_check_without_the_packages_the_gpu_machine_lacks(tmp_path: Path) -
     assert not [r for r in report["rows"] if r["value"] in ("FAILED", "skipped")]
     train = variants(report, "train")
     for expected in ("synthetic, eager NCHW", "synthetic, eager channels_last", "compiled (eager)",
-                     "data path eager, serial", "data path eager, next batch prepared in a thread",
-                     "data path compiled, next batch prepared in a thread", "mining cache refresh"):
+                     "data path eager, made at each step", "data path eager, fed (next batch prepared ahead)",
+                     "data path compiled, fed (next batch prepared ahead)", "mining cache refresh"):
         assert any(expected in v for v in train), (expected, train)
     assert any("bare forward" in v for v in variants(report, "extract"))
     assert any("extract_features" in v for v in variants(report, "extract"))

@@ -18,6 +18,8 @@ import yaml
 
 from softloc.data import synthetic
 
+from conftest import TINY_PITTSBURGH
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY_WORLD = {
     "seed": 1,
@@ -39,6 +41,7 @@ def tiny_params() -> dict:
     """The project's params.yaml shrunk to a world and schedule that run in about a minute."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["synthetic"] = TINY_WORLD
+    params["synthetic_pittsburgh"].update(TINY_PITTSBURGH)
     regions = synthetic.default_regions(TINY_WORLD)
     params["split"]["test_region"], params["split"]["val_region"] = regions["test"], regions["val"]
     params["split"]["query_conditions"] = ["night", "overcast"]     # the tiny world's conditions
@@ -104,14 +107,19 @@ def test_dvc_repro_end_to_end_on_a_tiny_world(tmp_path: Path) -> None:
         assert curves["mean"].is_monotonic_increasing
         retrievals = pd.read_parquet(project / f"data/eval/{method}/seed0/robotcar/retrievals.parquet")
         assert len(retrievals) == sum(summary["n_queries"].values())
+    pittsburgh = json.loads((project / "reports/eval/soft/seed0/pittsburgh/summary.json").read_text())
+    assert list(pittsburgh["n_queries"]) == ["pittsburgh"] and set(pittsburgh["recall"]) == {"at_01", "at_05", "at_10", "at_20"}
+    counts = json.loads((project / "reports/testsets/pittsburgh.json").read_text())
+    assert counts["reference"]["dropped"]["other_pitch"] > 0      # the paper's protocol, counted
     table = (project / "reports/table1.md").read_text()
-    assert "soft" in table and "offtheshelf" in table.lower().replace("-", "").replace(" ", "")
+    assert "Soft contrastive" in table and "Off-the-shelf" in table and "pittsburgh" in table
     cells = [float(x) for x in re.findall(r"\b\d{1,3}\.\d\b", table)]
     assert cells and all(0.0 <= x <= 100.0 for x in cells)
-    for figure in ("accuracy_curves.png", "influence_variants.png", "influence_functions.png"):
+    for figure in ("accuracy_curves.png", "influence_variants.png", "influence_functions.png", "training_curves.png"):
         assert (project / "reports/figures" / figure).stat().st_size > 10_000
     page = (project / "reports/index.html").read_text()
-    assert "table1" in page.lower() or "<table" in page
+    assert "<table" in page
+    assert set(json.loads((project / "reports/metrics.json").read_text())) == {"soft", "offtheshelf"}
 
     again = dvc(["repro"], project)
     assert "Running stage" not in again, again

@@ -122,10 +122,14 @@ def write_layout(root: Path, methods: dict, seeds: list[int] = SEEDS, **sizes: A
             best = 0 if method == "lazy_triplet" else 40
             out = root / "reports/train" / method / f"seed{seed}"
             write_json({"best_step": best}, out / "metrics.json")
-            steps = np.arange(0, 81, 10)
-            pd.DataFrame({"step": steps, "loss": 1.0 / (1 + steps / 40 + seed),
-                          "val_top1": np.where(steps % 40 == 0, 0.4 + steps / 400, np.nan),
-                          "lr": 5e-4}).to_csv(out / "curves.csv", index=False)
+            steps = np.arange(10, 81, 10)   # dvclive's logs: a tsv per metric (validation at 0, 40, 80)
+            logs = {"train/loss.tsv": ("loss", steps, 1.0 / (1 + steps / 40 + seed)),
+                    "train/lr.tsv": ("lr", steps, np.full(len(steps), 5e-4)),
+                    "val/top1.tsv": ("top1", np.array([0, 40, 80]), 0.4 + np.array([0, 40, 80]) / 400)}
+            for name, (column, step, value) in logs.items():
+                path = out / "plots" / "metrics" / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pd.DataFrame({"step": step, column: value}).to_csv(path, sep="\t", index=False)
 
 
 def fake_params() -> dict:

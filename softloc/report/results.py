@@ -3,7 +3,7 @@
     reports/eval/<m>/seed<s>/<t>/{metrics.json,summary.json,curves.csv}   (git, cache: false)
     data/eval/<m>/seed<s>/<t>/retrievals.parquet                          (per query; DVC cache)
     data/testsets/<t>/queries.parquet                                     (query positions)
-    reports/train/<m>/seed<s>/{metrics.json,curves.csv}                   (git, cache: false)
+    reports/train/<m>/seed<s>/metrics.json, plots/metrics/**.tsv          (dvclive logs; git, cache: false)
     reports/testsets/<t>.json                                             (test set counts)
 
 Every file read is recorded (`Inputs`), so the report can name them with their hashes and tell
@@ -26,6 +26,8 @@ from softloc.schemas import TESTSET_IMAGES
 
 RETRIEVAL_COLUMNS = ["query", "condition", "top1", "error_m"]
 TRAIN_CURVE_COLUMNS = ["step", "loss", "val_top1", "lr"]
+# The train stage's dvclive logs (step<TAB>value per file) behind each training-curve column.
+DVCLIVE_CURVES = {"loss": "train/loss.tsv", "val_top1": "val/top1.tsv", "lr": "train/lr.tsv"}
 
 
 @dataclass
@@ -136,15 +138,22 @@ def read_run(inputs: Inputs, method: str, seed: int, testset: str) -> Run:
 
 
 def read_training(inputs: Inputs, method: str, seed: int) -> Training:
+    """A trained run's metrics.json and its curves from the dvclive logs (step, loss, val_top1,
+    lr; NaN where a step did not record one). An off-the-shelf run logs its validation only."""
     base = Path("reports/train") / method / f"seed{seed}"
-    metrics_path = inputs.root / base / "metrics.json"
-    metrics = inputs.json(base / "metrics.json") if metrics_path.is_file() else {}
+    metrics = inputs.json(base / "metrics.json")
     curves = None
-    if (inputs.root / base / "curves.csv").is_file():
-        curves = pd.read_csv(inputs.path(base / "curves.csv"))
-        missing = [c for c in TRAIN_CURVE_COLUMNS if c not in curves]
-        if missing:
-            raise ValueError(f"{base / 'curves.csv'}: missing columns {missing}; expected {TRAIN_CURVE_COLUMNS}")
+    for column, name in DVCLIVE_CURVES.items():
+        relative = base / "plots" / "metrics" / name
+        if not (inputs.root / relative).is_file():
+            continue
+        log = pd.read_csv(inputs.path(relative), sep="\t")
+        if list(log.columns) != ["step", log.columns[1]] or len(log.columns) != 2:
+            raise ValueError(f"{relative}: expected dvclive's two columns (step, value), got {list(log.columns)}")
+        log = log.set_axis(["step", column], axis=1)
+        curves = log if curves is None else curves.merge(log, on="step", how="outer")
+    if curves is not None:
+        curves = curves.reindex(columns=TRAIN_CURVE_COLUMNS).sort_values("step", kind="stable").reset_index(drop=True)
     return Training(method, seed, metrics, curves)
 
 
