@@ -7,8 +7,8 @@ data/testsets/<t>/{reference,queries}.parquet and images/{reference,queries}.npy
 stored images, the network's input), every method's data/eval/<m>/seed<s>/<t>/retrievals.parquet
 (top-1 and its error), models/<m>/seed<s>/model.pt and data/features/<m>/seed<s>/<t>/pca.npz.
 Queries of the condition are chosen by softloc.report.figure3.select_queries (ours right, most
-others wrong); writes reports/figures/figure3/query_<row>.png, one per query, and
-reports/figures/figure3/selection.json (the rows' method order, the chosen query rows and every
+others wrong); writes reports/figure3/query_<row>.png, one per query, and
+reports/figure3/selection.json (the rows' method order, the chosen query rows and every
 method's top-1 and error), which softloc.report.figure3.figure3_section turns into a report section.
 """
 

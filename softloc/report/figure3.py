@@ -24,7 +24,9 @@ from softloc.report.figures import save_figure  # noqa: E402
 from softloc.report.grid import Grid  # noqa: E402
 from softloc.report.page import Section  # noqa: E402
 
-FIGURE3_DIR = "figures/figure3"   # under reports/: query_<row>.png and selection.json (gradcam stage)
+# Under reports/: query_<row>.png and selection.json (gradcam stage). Not under reports/figures/,
+# which is the report stage's output folder: DVC forbids one output inside another.
+FIGURE3_DIR = "figure3"
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def draw_figure3(query: np.ndarray, rows: list[Figure3Row], title: str, path: Pa
 
 
 def figure3_section(reports_root: Path) -> Section:
-    """Figure 3's report Section from the gradcam stage's reports/figures/figure3/: its figures and
+    """Figure 3's report Section from the gradcam stage's reports/figure3/: its figures and
     a grid of every method's top-1 error on each chosen query (ours last)."""
     selection = json.loads((reports_root / FIGURE3_DIR / "selection.json").read_text())
     queries = selection["queries"]
