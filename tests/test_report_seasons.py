@@ -10,7 +10,7 @@ import pandas as pd
 from softloc import datasets
 from softloc.gradcam import MatchCam
 from softloc.io import write_json
-from softloc.report.figure2 import figure2_section, set_sizes
+from softloc.report.figure2 import figure2_section, near_training, set_sizes
 from softloc.report.figure3 import FIGURE3_DIR, Figure3Row, draw_figure3, figure3_section
 from softloc.report.lists import TESTSET_COLUMNS, TRAIN_COLUMNS, lists_section, write_lists
 from softloc.report.table2 import table2_sections
@@ -31,7 +31,8 @@ def train_table(n: int) -> pd.DataFrame:
 
 def sample_testsets() -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     robotcar_ref = datasets.testset_table({"path": [f"r{i}.png" for i in range(6)], "condition": "overcast",
-                                  "easting": 620400.0 + np.arange(6), "northing": 5735400.0, "utm_zone": "30U"}, 6)
+                                           "easting": 620400.0 + np.arange(6), "northing": 5735400.0, "utm_zone": "30U",
+                                           "latitude": 51.75, "longitude": -1.25}, 6)
     robotcar_q = datasets.testset_table({"path": [f"q{i}.png" for i in range(5)],
                                          "condition": ["night"] * 2 + ["snow"] * 3,
                                 "easting": 620400.5 + np.arange(5), "northing": 5735401.0, "utm_zone": "30U"}, 5)
@@ -67,6 +68,7 @@ def test_figure2_draws_every_set_and_counts_every_image(tmp_path: Path) -> None:
     train, sets = train_table(40), sample_testsets()
     section = figure2_section(train, sets, tmp_path)
     assert (tmp_path / section.images[0][0]).read_bytes()[:8] == PNG
+    assert near_training(train, sets["robotcar"][0]) and not near_training(train, sets["seasons_synthetic"][0])
     sizes = set_sizes(train, sets)
     totals = sizes.groupby(["set", "split"], sort=False)["images"].sum().to_dict()
     assert totals == {("training", "train"): 40, ("robotcar", "reference"): 6, ("robotcar", "queries"): 5,

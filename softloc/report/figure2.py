@@ -3,8 +3,8 @@ table of set sizes (images per split and condition), from the pipeline's own tab
 
     figures/figure2_locations.png  a panel for the training images and one per test set:
                                    references grey, queries coloured by condition (a test set
-                                   near the training images, in UTM, shows them faintly for
-                                   context); metres, UTM or the set's local frame
+                                   near the training images shows them faintly for context);
+                                   metres, UTM or the set's local frame
     the sizes grid                 set, split, condition, images (and a total per split), in the
                                    report Section `figure2_section` returns
 """
@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from softloc.report.figures import save_figure  # noqa: E402
@@ -57,7 +58,7 @@ def draw_locations(train: pd.DataFrame, testsets: dict[str, tuple[pd.DataFrame, 
     _scatter(axes.flat[0], train, "tab:blue", f"training images ({len(train)})", size=2)
     axes.flat[0].set_title(f"{TRAINING}: {len(train)} images")
     for ax, (name, (ref, queries)) in zip(list(axes.flat)[1:], testsets.items()):
-        if _near(train, ref):
+        if near_training(train, ref):
             _scatter(ax, train, "0.85", "training images", size=1)
         _scatter(ax, ref, "0.35", f"reference ({len(ref)})", size=4)
         known = queries[queries["easting"].notna()]
@@ -102,10 +103,14 @@ def _scatter(ax: plt.Axes, table: pd.DataFrame, colour, label: str, size: float)
     ax.scatter(table["easting"], table["northing"], s=size, color=colour, label=label, linewidths=0)
 
 
-def _near(train: pd.DataFrame, reference: pd.DataFrame) -> bool:
-    """Whether a test set lies in the training images' frame: a UTM zone and boxes within CONTEXT_KM."""
-    if not len(reference) or not len(train) or (reference["utm_zone"] == "").any():
+def near_training(train: pd.DataFrame, reference: pd.DataFrame) -> bool:
+    """Whether a test set lies near the training images (boxes within CONTEXT_KM, compared in
+    latitude/longitude, so sets in another UTM zone or a local frame never count)."""
+    lat, lon = reference["latitude"].to_numpy(float), reference["longitude"].to_numpy(float)
+    if not len(train) or not len(lat) or not (np.isfinite(lat).all() and np.isfinite(lon).all()):
         return False
-    gap = max(reference[axis].min() - train[axis].max() for axis in ("easting", "northing"))
-    gap = max(gap, *(train[axis].min() - reference[axis].max() for axis in ("easting", "northing")))
-    return gap < CONTEXT_KM * 1000.0
+    km_lat = 111.2
+    km_lon = km_lat * math.cos(math.radians(float(np.mean(lat))))
+    gap_lat = max(lat.min() - train["latitude"].max(), train["latitude"].min() - lat.max()) * km_lat
+    gap_lon = max(lon.min() - train["longitude"].max(), train["longitude"].min() - lon.max()) * km_lon
+    return max(gap_lat, gap_lon) < CONTEXT_KM
