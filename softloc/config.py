@@ -335,6 +335,7 @@ class Bootstrap(Section):
 
 
 class Report(Section):
+    table1: Annotated[list[Name], Field(min_length=1)]   # test sets of Table 1 (keys of `testsets`)
     variants: list[Name]
     influence_method: Name
     reference: Name                 # a method absent from `methods`: Table 1 has no difference column
@@ -475,6 +476,10 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
     _unique(p.seeds, "seeds", source)
     _unique(p.evaluate.thresholds_m, "evaluate.thresholds_m", source)
     _unique(p.evaluate.recall_at, "evaluate.recall_at", source)
+    _unique(p.report.table1, "report.table1", source)
+    for i, name in enumerate(p.report.table1):
+        if name not in p.testsets:
+            fail(f"report.table1[{i}]", name, f"a test set of params testsets ({', '.join(p.testsets)})")
     for key, d in [("headline_m", p.evaluate.headline_m)] + [(f"thresholds_m[{i}]", d) for i, d in enumerate(p.evaluate.thresholds_m)]:
         if d > p.evaluate.curve_max_m:
             fail(f"evaluate.{key}", d, f"<= evaluate.curve_max_m ({p.evaluate.curve_max_m}): the curves end there")

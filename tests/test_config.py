@@ -31,7 +31,12 @@ def test_testsets_and_seeds_are_checked_with_the_format_config() -> None:
     raw["seeds"] = [0, 1, 2]
     raw["testsets"] = {"robotcar": {"format": "robotcar", "split": "data/processed/test", "images": "data/raw/synthetic",
                                     "pca_fit": "train", "utm_zone": "30U"}}
+    raw["report"]["table1"] = ["robotcar"]
     validate_params(raw)
+    raw["report"]["table1"] = ["robotcar", "pitts"]
+    with pytest.raises(ParamsError, match=r"report\.table1\[1\] = 'pitts': a test set of params testsets \(robotcar\)"):
+        validate_params(raw)
+    raw["report"]["table1"] = ["robotcar"]
     raw["testsets"]["robotcar"]["utm_zone"] = "thirty"
     with pytest.raises(ParamsError, match=r"testsets\.robotcar\.utm_zone = 'thirty'"):
         validate_params(raw)

@@ -42,6 +42,7 @@ def tiny_params() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["synthetic"] = TINY_WORLD
     params["synthetic_pittsburgh"].update(TINY_PITTSBURGH)
+    params["synthetic_seasons"].update(locations=2, location_length_m=4.0, queries_per_location=1, image_size=48)
     regions = synthetic.default_regions(TINY_WORLD)
     params["split"]["test_region"], params["split"]["val_region"] = regions["test"], regions["val"]
     params["split"]["query_conditions"] = ["night", "overcast"]     # the tiny world's conditions
@@ -117,8 +118,13 @@ def test_dvc_repro_end_to_end_on_a_tiny_world(tmp_path: Path) -> None:
     assert cells and all(0.0 <= x <= 100.0 for x in cells)
     for figure in ("accuracy_curves.png", "influence_variants.png", "influence_functions.png", "training_curves.png"):
         assert (project / "reports/figures" / figure).stat().st_size > 10_000
+    seasons = json.loads((project / "reports/eval/soft/seed0/seasons_synthetic/summary.json").read_text())
+    assert seasons["n_queries"] and "seasons_synthetic" not in table   # Table 2's set, not Table 1's
+    assert (project / "reports/seasons/soft/seed0/seasons_synthetic/RobotCar_eval_softloc-soft-seed0.txt").is_file()
+    assert set(json.loads((project / "reports/seasons.json").read_text())["seasons_synthetic"]) == {"soft", "offtheshelf"}
+    assert list((project / "reports/figure3").glob("*.png")) and (project / "reports/lists/train_images.csv").is_file()
     page = (project / "reports/index.html").read_text()
-    assert "<table" in page
+    assert "<table" in page and "Table 2" in page and "Figure 2" in page and "Figure 3" in page
     assert set(json.loads((project / "reports/metrics.json").read_text())) == {"soft", "offtheshelf"}
 
     again = dvc(["repro"], project)

@@ -11,8 +11,12 @@ curves, DVC plot data and one HTML page, from every (method, seed, test set) eva
                                  (soft.mean, soft.night) are in no other metrics file, so DVC prints
                                  them without the file path
 
+Table 1 holds the test sets of params report.table1 (the paper: RobotCar and Pittsburgh); the
+Seasons sets have Table 2. Figures 2 and 3 and the image lists come from their own stages.
+
 Modules: results (reading the layout), analysis (seed statistics, intervals), table1 (tables),
-figures, plotdata, page (markdown and HTML), provenance (git, paper settings, freshness), names.
+table2, figure2, figure3, lists, figures, plotdata, page (markdown and HTML), provenance (git,
+paper settings, freshness), names.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from softloc.io import write_json, write_text
+from softloc.io import read_parquet, write_json, write_text
 from softloc.report import figures
 from softloc.report.analysis import Table1, build_table1
+from softloc.report.figure2 import figure2_section
+from softloc.report.figure3 import FIGURE3_DIR, figure3_section
+from softloc.report.lists import lists_section, read_testsets
 from softloc.report.names import paper_name, references
 from softloc.report.page import Section, html_page, markdown_page
 from softloc.report.plotdata import write_plot_data
@@ -31,6 +38,9 @@ from softloc.report.provenance import MANIFEST, git_state, paper_differences, wr
 from softloc.report.results import Inputs, read_results
 from softloc.report.table1 import (KEPT_INIT_NOTE, column_label, intervals_grid, kept_initial, recall_grid,
                                    row_labels, table1_grid, testsets_grid, threshold_label)
+from softloc.report.table2 import table2_sections
+
+from softloc.schemas import SPLIT_IMAGES
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +60,8 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
     the paths written."""
     out = root / "reports"
     inputs = Inputs(root)
-    results = read_results(root, params, inputs)
+    table1_sets = {t: params["testsets"][t] for t in params["report"]["table1"]}
+    results = read_results(root, {**params, "testsets": table1_sets}, inputs)
     table = build_table1(results, params)
     marks = kept_initial(results, params)
     labels = row_labels(table, params, marks)
@@ -79,6 +90,15 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
                                  keys))
 
     sections = report_sections(results, params, table, labels, marks, single)
+    sections += table2_sections(params, out / "seasons", short)
+    train = read_parquet(inputs.path("data/processed/train_images.parquet"), SPLIT_IMAGES)
+    sections.append(figure2_section(train, read_testsets(list(params["testsets"]), root / "data/testsets"), out))
+    sections.append(figure3_section(out))
+    sections.append(lists_section(out / "lists", out))
+    for stage_output in ("seasons", FIGURE3_DIR, "lists"):   # what the later stages wrote, for --check
+        for path in sorted((out / stage_output).rglob("*")):
+            if path.is_file():
+                inputs.path(path.relative_to(root))
     git = git_state(root)
     differences = paper_differences(params)
     manifest = write_manifest_text(inputs.hashes)
