@@ -43,17 +43,20 @@ class Evaluation:
 
 def retrieve(reference_features: np.ndarray, query_features: np.ndarray, reference_cameras: np.ndarray,
              query_cameras: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(Q, k) best reference rows per query, searching only references of the query's camera, and
-    the top-1 squared feature distances. A query camera without references is an error."""
-    k = min(int(k), len(reference_features))
+    """(Q, k') best reference rows per query, searching only references of the query's camera, and
+    the top-1 squared feature distances; k' = min(k, the fewest references any query camera has).
+    A query camera without references is an error."""
+    cameras = sorted(set(query_cameras.tolist()))
+    per_camera = {camera: np.flatnonzero(reference_cameras == camera) for camera in cameras}
+    empty = [camera for camera, rows in per_camera.items() if len(rows) == 0]
+    if empty:
+        raise ValueError(f"camera {empty[0]!r}: queries but no reference of that camera to retrieve from "
+                         f"(reference cameras: {sorted(set(reference_cameras.tolist()))})")
+    k = min([int(k)] + [len(rows) for rows in per_camera.values()])
     topk = np.empty((len(query_features), k), dtype=np.int64)
     top1_sq = np.empty(len(query_features), dtype=np.float32)
-    for camera in sorted(set(query_cameras.tolist())):
+    for camera, r_rows in per_camera.items():
         q_rows = np.flatnonzero(query_cameras == camera)
-        r_rows = np.flatnonzero(reference_cameras == camera)
-        if len(r_rows) < k:
-            raise ValueError(f"camera {camera!r}: {len(r_rows)} references, {len(q_rows)} queries need "
-                             f"at least k = {k} (evaluate.top_k) references of the same camera")
         idx, dist = search_topk(reference_features[r_rows], query_features[q_rows], k)
         topk[q_rows] = r_rows[idx]
         top1_sq[q_rows] = dist[:, 0]

@@ -26,7 +26,11 @@ def test_retrieval_stays_within_the_query_camera() -> None:
     assert topk.tolist() == [[1, 3], [2, 0]]
 
 
-def test_a_query_camera_without_enough_references_is_an_error() -> None:
+def test_k_is_capped_by_the_smallest_camera_and_a_camera_without_references_is_an_error() -> None:
+    reference = unit([[1, 0], [0.9, 0.1], [0, 1]])
+    topk, _ = retrieve(reference, unit([[1, 0], [0, 1]]), np.array(["left", "left", "right"]),
+                       np.array(["left", "right"]), k=20)
+    assert topk.tolist() == [[0], [2]]          # "right" has one reference: one rank for every query
     with pytest.raises(ValueError, match="camera 'rear'"):
         retrieve(unit([[1, 0]]), unit([[1, 0]]), np.array(["left"]), np.array(["rear"]), k=1)
 
