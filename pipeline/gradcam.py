@@ -47,7 +47,6 @@ def main() -> None:
     methods = [m for m in params["methods"] if m != ours] + [ours]          # ours in the last row
     root = testset_dir(testset)
     queries = read_parquet(root / "queries.parquet", TESTSET_IMAGES)
-    reference = read_parquet(root / "reference.parquet", TESTSET_IMAGES)
     runs = {m: Run(m, seed, testset) for m in methods}
     retrievals = {m: read_parquet(run.eval_data_dir / "retrievals.parquet", RETRIEVALS).set_index("query")
                   for m, run in runs.items()}

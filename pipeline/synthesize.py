@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params
 from softloc.data import synthetic
+from softloc.io import atomic_dir
 
 log = logging.getLogger("synthesize")
 DEFAULT_OUT = "data/raw/synthetic"
@@ -35,30 +33,15 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     log.info("read %s (synthetic: seed %s, route %s m, %sx%s images)", args.params, cfg.get("seed"),
              cfg.get("route_length_m"), cfg.get("image_width"), cfg.get("image_height"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     start = time.perf_counter()
-    try:
+    with atomic_dir(out) as tmp:
         counts = synthetic.write_world(cfg, tmp)
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; the raw world is for the group to read
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     regions = synthetic.default_regions(cfg)
     log.info("wrote %s: %d traversals, %d images, %d INS rows, %d planted image faults in %.1f s",
              out, counts["traversals"], counts["images"], counts["ins_rows"], counts["faults"],
              time.perf_counter() - start)
     log.info("route extent (UTM 30U): %s", regions["extent"])
     log.info("suggested split boxes: test %s, val %s", regions["test"], regions["val"])
-
-
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
 
 
 if __name__ == "__main__":

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
-from pipeline import setup_logging
+from pipeline import setup_logging, stage_params
 from softloc.data import synthetic_pittsburgh
-from softloc.params import load_params
+from softloc.io import atomic_dir
 
 log = logging.getLogger("synthesize_pittsburgh")
 DEFAULT_OUT = "data/raw/synthetic_pittsburgh"
@@ -30,19 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"folder to write (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     setup_logging()
-    cfg = load_params(args.params).get("synthetic_pittsburgh") or {}
+    cfg = stage_params(args.params)["synthetic_pittsburgh"]
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     start = time.perf_counter()
-    try:
+    with atomic_dir(out) as tmp:
         counts = synthetic_pittsburgh.write_pittsburgh(cfg, tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     log.info("wrote %s: %d reference and %d query panoramas (%d + %d views) in %.1f s", out,
              counts["reference_panoramas"], counts["query_panoramas"], counts["reference_views"],
              counts["query_views"], time.perf_counter() - start)

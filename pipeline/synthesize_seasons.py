@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params
 from softloc.data import synthetic_seasons
+from softloc.io import atomic_dir
 
 log = logging.getLogger("synthesize_seasons")
 DEFAULT_OUT = "data/raw/seasons_synthetic"
@@ -33,17 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     params = stage_params(args.params)
     town = {k: v for k, v in (params.get("synthetic") or {}).items() if k in ("seed", "route_length_m")}
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     start = time.perf_counter()
-    try:
-        counts = synthetic_seasons.write_seasons(town, params.get("synthetic_seasons") or {}, tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    with atomic_dir(out) as tmp:
+        counts = synthetic_seasons.write_seasons(town, params["synthetic_seasons"], tmp)
     log.info("wrote %s: %d reference and %d query images in %.1f s", out, counts["reference"],
              counts["queries"], time.perf_counter() - start)
 
