@@ -8,6 +8,7 @@ runs on the current one, so extraction runs at the speed of the bare forward pas
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -15,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from softloc.pca import Pca
+from softloc.models import preprocess
+from softloc.pca import Pca, fit_pca, fit_rows
 
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 
@@ -101,3 +103,44 @@ def extract_features(
         dim = whitening.projection.shape[1] if whitening is not None else int(getattr(net, "dim"))
         return np.zeros((0, dim), dtype=np.float32)
     return out.cpu().numpy()
+
+
+@dataclass(frozen=True)
+class TestsetFeatures:
+    """A test set's whitened features (row i = row i of its table) and the PCA that whitened them."""
+
+    pca: Pca
+    reference: np.ndarray
+    queries: np.ndarray
+    fitted_on: str
+
+
+def testset_features(net: torch.nn.Module, reference_images: np.ndarray, query_images: np.ndarray,
+                     pca_fit: str, train_images: np.ndarray | None, pca_cfg: dict, *, batch_size: int,
+                     device: torch.device, desc: str = "") -> TestsetFeatures:
+    """Whitened, L2-normalised features of a test set's references and queries.
+
+    The PCA (params `pca`) is fitted on a seeded subset of `pca.fit_images` rows of either the
+    training images (`pca_fit: train`, RobotCar) or the test set's own references (`reference`, as
+    the paper does for Pittsburgh and the Seasons sets: their raw features are reused, no second
+    forward pass).
+    """
+    raw = {name: extract_features(net, store, preprocess, batch_size=batch_size, device=device,
+                                  desc=f"{desc} {name}")
+           for name, store in (("reference", reference_images), ("queries", query_images))}
+    n_fit, seed = int(pca_cfg["fit_images"]), int(pca_cfg["seed"])
+    if pca_fit == "reference":
+        rows = fit_rows(len(raw["reference"]), n_fit, seed)
+        fit_features, fitted_on = raw["reference"][rows], f"{len(rows)} reference images"
+    elif pca_fit == "train" and train_images is not None:
+        rows = fit_rows(len(train_images), n_fit, seed)
+        fit_features = extract_features(net, train_images, preprocess, batch_size=batch_size, device=device,
+                                        rows=rows, desc=f"{desc} pca")
+        fitted_on = f"{len(rows)} of {len(train_images)} training images"
+    else:
+        raise ValueError(f"pca_fit {pca_fit!r}: train (needs the training image store) or reference")
+    pca = fit_pca(fit_features, dim=int(pca_cfg["dim"]), eps=float(pca_cfg["eps"]))
+    whitening = Whitening(pca)
+    with torch.inference_mode():
+        whitened = {name: whitening(torch.from_numpy(f)).numpy() for name, f in raw.items()}
+    return TestsetFeatures(pca, whitened["reference"], whitened["queries"], fitted_on)

@@ -69,7 +69,7 @@ def test_gradcam_highlights_the_region_that_makes_the_pair_match(seed: int) -> N
 
 
 def test_gradcam_distance_is_the_retrieval_feature_distance() -> None:
-    """With the PCA whitening, the reported distance is the one the features stage's vectors give."""
+    """With the PCA whitening, the reported distance is the one the evaluate stage's whitened features give."""
     rng = np.random.default_rng(0)
     net = build_network({"backbone": "small", "init": "random", "clusters": 4, "seed": 0})
     images = rng.integers(0, 256, size=(12, H, W, 3), dtype=np.uint8)
