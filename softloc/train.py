@@ -242,9 +242,9 @@ def refresh_cache(net: torch.nn.Module, data: TrainData, anchors: np.ndarray, rn
 
 def refresh_due(step_in_epoch: int, refresh_steps: int) -> bool:
     """Whether the mining cache is refreshed before this step: at each epoch start and every
-    `train.mining.refresh_steps` steps within the epoch (the paper: every 250 steps, NetVLAD: also
-    at each epoch start). Counting within the epoch keeps the cache fresh after the epoch's
-    learning-rate change and makes every epoch's schedule the same."""
+    `train.mining.refresh_steps` steps within the epoch, as the authors' release counts (its
+    counter restarts each epoch; it counts anchors, 250, where we count steps). The cache then
+    never serves the hard negatives of an epoch from the network of the one before."""
     return step_in_epoch % refresh_steps == 0
 
 
