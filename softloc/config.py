@@ -204,6 +204,7 @@ class Train(Section):
     amp: Literal["bf16", "fp16", "off"] = "bf16"
     compile: bool = False
     nproc_per_node: PositiveInt = 1
+    close_from: Literal["any_traversal", "other_traversals"]
     lr: PositiveFloat
     lr_decay: Annotated[float, Field(gt=0, le=1)]
     epochs: PositiveInt
@@ -283,6 +284,7 @@ class MultiSimilarity(Method):
     lam: float = 1.0
     ms_mining: bool = False
     ms_eps: NonNegativeFloat = 0.1
+    label_scope: Literal["batch", "tuple"] = "batch"
 
 
 # loss name -> (entry model, n_extra the loss needs, close and far must be disjoint: r1 <= r2)

@@ -3,9 +3,12 @@
 A tuple is one anchor, `n_close` close images, `n_far` far images and `n_extra` extra images
 (the quadruplet's fourth image), as row positions in train_images.parquet:
 
-- close: within r1 metres of the anchor and heading difference <= `max_yaw_deg` (30). An anchor
-  with fewer than n_close such images takes all of them, then repeats random ones (drawn with
-  replacement) to keep every tuple the same size; an anchor with none is dropped (counted).
+- close: within r1 metres of the anchor and heading difference <= `max_yaw_deg` (30); with
+  `close_other_traversals`, only images of other traversals than the anchor's (the anchor's own
+  traversal holds near-duplicate frames a metre or two away, which teach a hinge loss nothing
+  about the change of condition the test asks for). An anchor with fewer than n_close such
+  images takes all of them, then repeats random ones (drawn with replacement) to keep every
+  tuple the same size; an anchor with none is dropped (counted).
 - far: at least r2 metres from the anchor AND from every other far image of the tuple. The
   first `n_hard` are the hardest candidates of the mining cache (closest to the anchor in
   feature space) that obey the rule, walked hardest first; the rest are random images obeying
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DIVERSE_CHUNK = 64
 MAX_RANDOM_DRAWS = 200
+OTHER_TRAVERSALS = ", from another traversal"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class TupleSpec:
     n_extra: int = 0
     n_hard: int = 6
     max_yaw_deg: float = 30.0
+    close_other_traversals: bool = False
 
     @property
     def size(self) -> int:
@@ -85,14 +90,18 @@ class MiningCache:
 class TupleSampler:
     """Draws tuples for anchors of train_anchors.parquet over the images of train_images.parquet."""
 
-    def __init__(self, xy: np.ndarray, yaw_deg: np.ndarray, anchors: pd.DataFrame, spec: TupleSpec) -> None:
-        """`xy` (N, 2) metres and `yaw_deg` (N,) of the training images; `anchors` as schemas.TRAIN_ANCHORS.
+    def __init__(self, xy: np.ndarray, yaw_deg: np.ndarray, anchors: pd.DataFrame, spec: TupleSpec, traversal: np.ndarray | None = None) -> None:
+        """`xy` (N, 2) metres, `yaw_deg` (N,) and `traversal` (N,) of the training images (any
+        labels, compared for equality; needed only with spec.close_other_traversals); `anchors`
+        as schemas.TRAIN_ANCHORS.
 
         The close candidates of every anchor are found once, among its neighbour list (every
         image within tuples.max_radius_m, which must be >= r1).
         """
         if spec.n_hard > spec.n_far:
             raise ValueError(f"n_hard {spec.n_hard} exceeds n_far {spec.n_far}")
+        if spec.close_other_traversals and (traversal is None or len(traversal) != len(xy)):
+            raise ValueError(f"close_other_traversals needs the traversal of each of the {len(xy)} training images, got {None if traversal is None else len(traversal)}")
         self.xy = np.asarray(xy, dtype=np.float64)
         self.yaw = np.asarray(yaw_deg, dtype=np.float64)
         self.spec = spec
@@ -103,13 +112,17 @@ class TupleSampler:
         keep = planar_distance(self.xy[owner], self.xy[nbr]) <= spec.r1
         keep &= yaw_difference_deg(self.yaw[owner], self.yaw[nbr]) <= spec.max_yaw_deg
         keep &= nbr != owner
+        if spec.close_other_traversals:
+            traversal = np.asarray(traversal)
+            keep &= traversal[owner] != traversal[nbr]
         n_close = np.bincount(np.repeat(np.arange(len(anchor)), counts)[keep], minlength=len(anchor))
         has_close = n_close > 0
         self.dropped_anchors = int((~has_close).sum())
         if self.dropped_anchors:
-            log.warning("%d of %d anchors have no close image (within %g m, yaw <= %g deg): dropped", self.dropped_anchors, len(anchor), spec.r1, spec.max_yaw_deg)
+            log.warning("%d of %d anchors have no close image (within %g m, yaw <= %g deg%s): dropped", self.dropped_anchors, len(anchor), spec.r1, spec.max_yaw_deg, OTHER_TRAVERSALS if spec.close_other_traversals else "")
         if not has_close.any():
-            raise ValueError(f"no anchor has a close image within r1 = {spec.r1} m and yaw <= {spec.max_yaw_deg} deg")
+            where = OTHER_TRAVERSALS if spec.close_other_traversals else ""
+            raise ValueError(f"no anchor has a close image within r1 = {spec.r1} m and yaw <= {spec.max_yaw_deg} deg{where}")
         self.anchors = anchor[has_close]
         self.close_values = nbr[keep]
         self.close_start = np.concatenate([[0], np.cumsum(n_close)[:-1]])[has_close]

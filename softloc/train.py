@@ -74,6 +74,7 @@ class TrainData:
     val_reference: Split
     val_queries: Split
     fingerprint: str
+    traversal: np.ndarray | None = None  # (N,) int code of each training image's traversal
 
 
 @dataclass
@@ -124,6 +125,7 @@ def load_train_data(processed: str | os.PathLike = "data/processed") -> TrainDat
         val_reference=splits["val_reference"],
         val_queries=splits["val_queries"],
         fingerprint=digest.hexdigest(),
+        traversal=pd.factorize(frames["train_images"]["traversal"], sort=True)[0].astype(np.int64),
     )
 
 
@@ -157,7 +159,19 @@ def tuple_spec(method_cfg: dict[str, Any], train_cfg: dict[str, Any]) -> TupleSp
         n_extra=int(method_cfg.get("n_extra", 0)),
         n_hard=round(float(train_cfg["mining"]["hard_fraction"]) * n_far),
         max_yaw_deg=float(train_cfg["max_yaw_deg"]),
+        close_other_traversals=close_from(train_cfg) == "other_traversals",
     )
+
+
+CLOSE_FROM = ("other_traversals", "any_traversal")
+
+
+def close_from(train_cfg: dict[str, Any]) -> str:
+    """`train.close_from`: other_traversals (close images never from the anchor's traversal) | any_traversal."""
+    value = train_cfg["close_from"]
+    if value not in CLOSE_FROM:
+        raise ValueError(f"train.close_from must be one of {CLOSE_FROM}, got {value!r}")
+    return value
 
 
 def load_batch(images: np.ndarray, rows: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -233,6 +247,14 @@ def refresh_cache(net: torch.nn.Module, data: TrainData, anchors: np.ndarray, rn
     )
 
 
+def refresh_due(step_in_epoch: int, refresh_steps: int) -> bool:
+    """Whether the mining cache is refreshed before this step: at each epoch start and every
+    `train.mining.refresh_steps` steps within the epoch, as the authors' release counts (its
+    counter restarts each epoch; it counts anchors, 250, where we count steps). The cache then
+    never serves the hard negatives of an epoch from the network of the one before."""
+    return step_in_epoch % refresh_steps == 0
+
+
 def run_key(method_cfg: dict[str, Any], model_cfg: dict[str, Any], train_cfg: dict[str, Any], fingerprint: str) -> str:
     """Hash of the params, data and code that shape a run: a checkpoint resumes only the run it belongs to.
 
@@ -272,7 +294,7 @@ class Trainer:
             raise ValueError(f"train.batch_tuples {train_cfg['batch_tuples']} must be a multiple of train.nproc_per_node ({self.world.size}): "
                              "each process runs an equal share of the global batch")
         self.spec = tuple_spec(method_cfg, train_cfg)
-        self.sampler = TupleSampler(data.train.xy, data.yaw_deg, data.anchors, self.spec)
+        self.sampler = TupleSampler(data.train.xy, data.yaw_deg, data.anchors, self.spec, data.traversal)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=float(train_cfg["lr"]))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         # the training forward (training_forward: DDP under torchrun, compiled on request); self.net
@@ -415,8 +437,8 @@ class Trainer:
             while st.step_in_epoch < n_steps and not st.stopped:
                 s = st.step_in_epoch
                 start = time.perf_counter()
-                if self.spec.n_hard > 0 and st.global_step % refresh == 0:
-                    window = schedule[st.global_step * b : (st.global_step + refresh) * b]
+                if self.spec.n_hard > 0 and refresh_due(s, refresh):
+                    window = schedule[st.global_step * b : (st.global_step + min(refresh, n_steps - s)) * b]
                     st.cache = refresh_cache(self.net, self.data, window, np.random.default_rng([self.seed, st.global_step, 1]), cfg, self.device, self.amp)
                 batch = self.step_batch(order, s, n_steps)
                 loss = self.train_step(batch)

@@ -128,24 +128,67 @@ def cos_sim(t):
     return np.maximum(t @ t.T, 0.0)
 
 
+def np_ms_mine(s, pos_sets, neg_sets, eps):
+    """The MS paper's pair mining of each row's positive and negative sets on similarities s."""
+    for i in range(len(pos_sets)):
+        lo = min(s[i, j] for j in pos_sets[i]) if pos_sets[i] else -np.inf
+        hi = max(s[i, j] for j in neg_sets[i]) if neg_sets[i] else np.inf
+        pos_sets[i] = [j for j in pos_sets[i] if s[i, j] < hi + eps]
+        neg_sets[i] = [j for j in neg_sets[i] if s[i, j] > lo - eps]
+
+
 @pytest.mark.parametrize("mining", [False, True])
-def test_multisimilarity_matches_numpy(mining):
+@pytest.mark.parametrize("scope", ["tuple", "batch"])
+def test_multisimilarity_matches_numpy(mining, scope):
     batch, f, _ = make_batch(seed=5)
-    loss = build_loss({"loss": "multisimilarity", "r1": 10, "r2": 25, "ms_mining": mining, "ms_eps": 0.1})
+    loss = build_loss({"loss": "multisimilarity", "r1": 10, "r2": 25, "ms_mining": mining, "ms_eps": 0.1, "label_scope": scope})
+    labels = [0, 0, 0, 0, 1, 2, 3, 4]
+    if scope == "batch":  # every image of the batch one row; the other tuple's classes are distinct
+        groups = [(f.reshape(-1, f.shape[-1]), [t * 5 + label for t in range(f.shape[0]) for label in labels])]
+    else:
+        groups = [(f[b], labels) for b in range(f.shape[0])]
     out = []
-    for b in range(f.shape[0]):
-        s = cos_sim(f[b])
-        labels = [0, 0, 0, 0, 1, 2, 3, 4]
-        pos_sets = [[j for j in range(8) if j != i and labels[j] == labels[i]] for i in range(8)]
-        neg_sets = [[j for j in range(8) if labels[j] != labels[i]] for i in range(8)]
+    for feats, lab in groups:
+        s, m = cos_sim(feats), len(lab)
+        pos_sets = [[j for j in range(m) if j != i and lab[j] == lab[i]] for i in range(m)]
+        neg_sets = [[j for j in range(m) if lab[j] != lab[i]] for i in range(m)]
         if mining:
-            for i in range(8):
-                lo = min(s[i, j] for j in pos_sets[i]) if pos_sets[i] else -np.inf
-                hi = max(s[i, j] for j in neg_sets[i]) if neg_sets[i] else np.inf
-                pos_sets[i] = [j for j in pos_sets[i] if s[i, j] < hi + 0.1]
-                neg_sets[i] = [j for j in neg_sets[i] if s[i, j] > lo - 0.1]
+            np_ms_mine(s, pos_sets, neg_sets, 0.1)
         out += np_ms_rows(s, s, pos_sets, neg_sets, 2.0, 50.0, 1.0)
     assert float(loss(batch)) == pytest.approx(float(np.mean(out)), rel=1e-5)
+
+
+def test_multisimilarity_label_scope_by_hand():
+    # Two tuples (anchor, 1 close, 1 far) of unit features: a0 = c0 = a1 = e1, f0 = f1 = e2,
+    # c1 = e3. Per row, with alpha 2, beta 50, lam 1: pos term log(1 + sum exp(-2 (S - 1))) / 2,
+    # neg term log(1 + sum exp(50 (S - 1))) / 50.
+    e1, e2, e3 = np.eye(3)
+    f = torch.tensor(np.array([[e1, e1, e2], [e1, e3, e2]]), dtype=torch.float32)
+    pos = torch.tensor([[[0, 0], [3, 0], [40, 0]], [[500, 0], [503, 0], [540, 0]]], dtype=torch.float64)
+    batch = TupleBatch(f, pos, 1, 1)
+    t = math.exp(-50)  # a negative with S = 0
+    ln = math.log
+    # tuple scope: rows a0, c0 (positive S = 1, negative f0 S = 0), f0 (negatives S = 0);
+    # a1, c1 (positive S = 0), f1
+    per_tuple = [ln(2) / 2 + ln(1 + t) / 50] * 2 + [ln(1 + 2 * t) / 50] + [ln(1 + math.e**2) / 2 + ln(1 + t) / 50] * 2 + [ln(1 + 2 * t) / 50]
+    # batch scope: a1 (S = 1 with a0 and c0) is a negative of a0 and c0 and they of a1;
+    # f0 and f1 (S = 1) are negatives of each other
+    per_batch = [
+        ln(2) / 2 + ln(2 + 3 * t) / 50,            # a0: pos c0; neg f0, a1 (S 1), c1, f1
+        ln(2) / 2 + ln(2 + 3 * t) / 50,            # c0
+        ln(2 + 4 * t) / 50,                        # f0: neg a0, c0, a1, c1, f1 (S 1)
+        ln(1 + math.e**2) / 2 + ln(3 + 2 * t) / 50,  # a1: pos c1 (S 0); neg a0, c0 (S 1), f0, f1
+        ln(1 + math.e**2) / 2 + ln(1 + 4 * t) / 50,  # c1
+        ln(2 + 4 * t) / 50,                        # f1: neg f0 (S 1) and four with S 0
+    ]
+    cfg = {"loss": "multisimilarity", "r1": 10, "r2": 25}
+    assert float(build_loss({**cfg, "label_scope": "tuple"})(batch)) == pytest.approx(np.mean(per_tuple), rel=1e-6)
+    assert float(build_loss(cfg)(batch)) == pytest.approx(np.mean(per_batch), rel=1e-6)  # batch: the default
+    # one tuple per batch: both scopes agree
+    one = TupleBatch(f[:1], pos[:1], 1, 1)
+    assert float(build_loss(cfg)(one)) == pytest.approx(float(build_loss({**cfg, "label_scope": "tuple"})(one)), rel=1e-6)
+    with pytest.raises(ValueError, match="label_scope"):
+        build_loss({**cfg, "label_scope": "dataset"})
 
 
 def np_influence(y, kind, tau=15.0, gamma=0.8):
@@ -160,7 +203,7 @@ def np_influence(y, kind, tau=15.0, gamma=0.8):
 @pytest.mark.parametrize("combine", ["logsumexp", "sum"])
 def test_soft_released_matches_numpy(kind, combine):
     batch, f, pos = make_batch(seed=6)
-    cfg = {"loss": "soft_contrastive", "r1": 15, "r2": 15, "form": "released", "influence": kind, "combine": combine}
+    cfg = {"loss": "soft_contrastive", "r1": 15, "r2": 15, "form": "released", "influence": kind, "combine": combine, "ms_mining": False}
     out = []
     for b in range(f.shape[0]):
         s = cos_sim(f[b])
@@ -180,7 +223,7 @@ def test_soft_released_matches_numpy(kind, combine):
 @pytest.mark.parametrize("combine", ["logsumexp", "sum"])
 def test_soft_released_with_ms_mining_matches_numpy(combine):
     batch, f, pos = make_batch(seed=9)
-    cfg = {"loss": "soft_contrastive", "combine": combine, "ms_mining": True, "ms_eps": 0.05}
+    cfg = {"loss": "soft_contrastive", "combine": combine, "ms_eps": 0.05}  # ms_mining: on by default
     out = []
     for b in range(f.shape[0]):
         s = cos_sim(f[b])
@@ -189,9 +232,11 @@ def test_soft_released_with_ms_mining_matches_numpy(combine):
         P = np.array([[w[i][j][0] * s[i, j] for j in range(m)] for i in range(m)])
         N = np.array([[w[i][j][1] * s[i, j] for j in range(m)] for i in range(m)])
         pos_sets, neg_sets = [], []
-        for i in range(m):
+        for i in range(m):  # the release's rule: least similar positive on soft weights
             others = [j for j in range(m) if j != i]
-            lo, hi = min(P[i, j] for j in others), max(N[i, j] for j in others)
+            top = max(P[i, j] for j in others)
+            lo = top + min(0.0, min(w[i][j][0] * (s[i, j] - top) for j in others))
+            hi = max(N[i, j] for j in others)
             pos_sets.append([j for j in others if P[i, j] < hi + 0.05])
             neg_sets.append([j for j in others if N[i, j] > lo - 0.05])
         if combine == "sum":
@@ -201,6 +246,40 @@ def test_soft_released_with_ms_mining_matches_numpy(combine):
     mined = float(build_loss(cfg)(batch))
     assert mined == pytest.approx(float(np.mean(out)), rel=1e-5, abs=1e-7)
     assert mined != pytest.approx(float(build_loss({**cfg, "ms_mining": False})(batch)), rel=1e-3)
+
+
+def test_soft_released_ms_mining_by_hand():
+    # One tuple on a line, linear influence with tau = 10 m (w+ = 1 - y/10 within 10 m, w- = y/10):
+    # anchor 0 at x = 0, close 1 at 5 m, close 2 at 2 m, far 3 at 40 m; unit features
+    # f0 = f1 = (1, 0), f2 = (0.8, 0.6), f3 = (0.5, sqrt(0.75)).
+    c = math.sqrt(0.75)
+    f = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [0.8, 0.6], [0.5, c]]])
+    pos = torch.tensor([[[0.0, 0.0], [5.0, 0.0], [2.0, 0.0], [40.0, 0.0]]], dtype=torch.float64)
+    batch = TupleBatch(f, pos, 2, 1)
+    s23 = 0.4 + 0.6 * c
+    # S01 = 1, S02 = S12 = 0.8, S03 = S13 = 0.5, S23 = 0.9196; w+ 01 .5, 02 .8, 12 .7, far 0.
+    # Row 0: P = (.5, .64), max P .64, m_0 = .64 + min(0, .5 (1 - .64), .8 (.8 - .64)) = .64;
+    #   N = (.5, .16, .5), max N .5: positives kept if P < .6 -> j1 only; negatives if N > .54: none.
+    #   (the multi-similarity rule on P, m_0 = min P = .5, would keep the negatives 1 and 3)
+    # Row 1: P = (.5, .56), m_1 = .56, N = (.5, .24, .5): positives 0, 2 (< .6); negatives 0, 3 (> .46).
+    # Row 2: P = (.64, .56), m_2 = .64, N = (.16, .24, .9196): positives 0, 1 (< 1.02); negative 3 (> .54).
+    # Row 3: no positive (m_3 = 0); negatives 0, 1, 2 (N = .5, .5, .9196 > -.1).
+    ln, e = math.log, math.exp
+    rows = [
+        ln(1 + e(1.0)) / 2,
+        ln(1 + e(1.0) + e(0.88)) / 2 + ln(1 + 2 * e(-25.0)) / 50,
+        ln(1 + e(0.72) + e(0.88)) / 2 + ln(1 + e(50 * (s23 - 1))) / 50,
+        ln(1 + 2 * e(-25.0) + e(50 * (s23 - 1))) / 50,
+    ]
+    cfg = {"loss": "soft_contrastive", "form": "released", "influence": "linear", "tau": 10.0}
+    assert float(build_loss(cfg)(batch)) == pytest.approx(np.mean(rows), rel=1e-5)  # ms_mining: the default
+    # without mining every pair with a non-zero weight counts (row 0 keeps both positives, all negatives)
+    unmined0 = ln(1 + e(1.0) + e(0.72)) / 2 + ln(1 + e(-25.0) + e(50 * (0.16 - 1)) + e(-25.0)) / 50
+    rows_off = [unmined0,
+                ln(1 + e(1.0) + e(0.88)) / 2 + ln(1 + e(-25.0) + e(50 * (0.24 - 1)) + e(-25.0)) / 50,
+                ln(1 + e(0.72) + e(0.88)) / 2 + ln(1 + e(50 * (0.16 - 1)) + e(50 * (0.24 - 1)) + e(50 * (s23 - 1))) / 50,
+                rows[3]]
+    assert float(build_loss({**cfg, "ms_mining": False})(batch)) == pytest.approx(np.mean(rows_off), rel=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["sigmoid", "linear", "tanh"])

@@ -48,6 +48,36 @@ def test_too_few_close_images_are_repeated_and_anchors_without_any_dropped() -> 
         sampler.sample(np.array([2]), np.random.default_rng(1))
 
 
+def test_close_images_from_other_traversals_only_when_asked() -> None:
+    # four traversals of one street, a frame per metre each; the anchors' own traversal holds
+    # the nearest frames, so without the option some close images come from it
+    rng = np.random.default_rng(3)
+    xy = np.concatenate([np.c_[np.arange(200.0) + rng.uniform(-0.4, 0.4, 200), rng.normal(0, 1, 200)] for _ in range(4)])
+    traversal = np.repeat(["2014-05-06", "2014-05-08", "2014-06-24", "2014-12-09"], 200)
+    yaw = np.zeros(len(xy))
+    table = anchors_table(xy, list(range(0, 800, 9)), 30)
+    rows = {}
+    for other in (False, True):
+        spec = TupleSpec(r1=10, r2=25, n_close=6, n_far=2, n_hard=0, close_other_traversals=other)
+        sampler = TupleSampler(xy, yaw, table, spec, traversal)
+        rows[other] = np.concatenate([sampler.sample(sampler.anchors[i : i + 4], np.random.default_rng([7, i])) for i in range(0, len(sampler.anchors), 4)])
+    same = traversal[rows[True][:, 1:7]] == traversal[rows[True][:, :1]]
+    assert not same.any()
+    assert (traversal[rows[False][:, 1:7]] == traversal[rows[False][:, :1]]).mean() > 0.1
+    assert (np.hypot(*(xy[rows[True][:, 1:7]] - xy[rows[True][:, :1]]).transpose(2, 0, 1)) <= 10).all()
+    with pytest.raises(ValueError, match="traversal of each"):
+        TupleSampler(xy, yaw, table, TupleSpec(r1=10, r2=25, close_other_traversals=True))
+
+
+def test_anchor_whose_stretch_only_its_own_traversal_drove_is_dropped() -> None:
+    xy = np.array([[0, 0], [2, 0], [4, 0], [300, 0], [302, 0], [301, 0]], dtype=float)
+    traversal = np.array([0, 0, 1, 0, 0, 0])  # near 300 m only traversal 0 drove
+    spec = TupleSpec(r1=10, r2=25, n_close=2, n_far=1, n_hard=0, close_other_traversals=True)
+    sampler = TupleSampler(xy, np.zeros(6), anchors_table(xy, [0, 3], 30), spec, traversal)
+    assert sampler.anchors.tolist() == [0] and sampler.dropped_anchors == 1
+    assert sampler.sample(np.array([0]), np.random.default_rng(0))[0, 1:3].tolist() == [2, 2]
+
+
 def test_far_and_extra_images_respect_r2_from_anchor_and_each_other() -> None:
     rng = np.random.default_rng(0)
     xy = np.c_[rng.uniform(0, 400, 600), rng.uniform(0, 60, 600)]

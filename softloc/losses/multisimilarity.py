@@ -1,20 +1,28 @@
 """Multi-similarity loss (Wang et al., "Multi-Similarity Loss with General Pair Weighting for
 Deep Metric Learning", CVPR 2019), as the soft contrastive paper uses it as a baseline.
 
-Per tuple, the anchor and its close images form one class and every far image its own class.
-With L2-normalised features and S_ij = max(f_i . f_j, 0) (the clamp as in the authors' release),
-every image i of the tuple is a row:
+Within a tuple, the anchor and its close images form one class and every far image its own
+class. With L2-normalised features and S_ij = max(f_i . f_j, 0) (the clamp as in the authors'
+release), every image i is a row:
 
     l_i = 1/alpha log(1 + sum_{j in P_i} exp(-alpha (S_ij - lam)))
         + 1/beta  log(1 + sum_{j in N_i} exp( beta (S_ij - lam)))
 
-P_i = same class without i itself, N_i = other classes. Loss = mean over rows and tuples.
+P_i = same class without i itself, N_i = other classes. Loss = mean over rows.
 Defaults alpha = 2, beta = 50, lam = 1 (the MS paper's and the release's values).
+
+`label_scope` says which images a row sees:
+- batch (default; the authors' release, behind the paper's multi-similarity row of Table 1):
+  the rows and columns are all images of the batch, each tuple's classes distinct from every
+  other tuple's, so the images of the other tuples are negatives too. With one tuple per batch
+  this is the same as `tuple`.
+- tuple: each tuple alone (the rows of a tuple see only their own tuple), for the reading that
+  images of other tuples may lie close by and are not known negatives.
+
 `ms_mining` adds the MS paper's pair mining (keep a negative only if S_ij > min_P S_ik - eps,
-a positive only if S_ij < max_N S_ik + eps, eps = `ms_eps` = 0.1); design.md leaves it out and
-the release trains this baseline without it (its --msmining flag defaults to False), so it is
-off by default. Rows of a tuple only see their own tuple: images of other tuples in the batch
-may lie close by and are not known negatives.
+a positive only if S_ij < max_N S_ik + eps, eps = `ms_eps` = 0.1), over the same scope. Off by
+default: the release trains this baseline without it (its --msmining flag defaults to False).
+Extra images (n_extra) are not used.
 """
 
 from __future__ import annotations
@@ -63,21 +71,35 @@ def cosine_similarities(features: Tensor) -> Tensor:
     return (f @ f.transpose(1, 2)).clamp(min=0.0)
 
 
+LABEL_SCOPES = ("batch", "tuple")
+
+
+def tuple_labels(n_close: int, n_far: int) -> Tensor:
+    """(1+P+N,) class labels of one tuple: 0 for the anchor and its close images, 1..N for the far images."""
+    return torch.cat([torch.zeros(1 + n_close, dtype=torch.long), torch.arange(1, n_far + 1)])
+
+
 @register("multisimilarity")
 class MultiSimilarityLoss(nn.Module):
-    """Multi-similarity loss over a tuple: anchor + close = one class, each far image its own."""
+    """Multi-similarity loss over tuples: anchor + close = one class, each far image its own."""
 
-    def __init__(self, alpha: float = 2.0, beta: float = 50.0, lam: float = 1.0, ms_mining: bool = False, ms_eps: float = 0.1) -> None:
+    def __init__(self, alpha: float = 2.0, beta: float = 50.0, lam: float = 1.0, ms_mining: bool = False, ms_eps: float = 0.1, label_scope: str = "batch") -> None:
         super().__init__()
+        if label_scope not in LABEL_SCOPES:
+            raise ValueError(f"multisimilarity: label_scope must be one of {LABEL_SCOPES}, got {label_scope!r}")
         self.alpha, self.beta, self.lam = float(alpha), float(beta), float(lam)
-        self.ms_mining, self.ms_eps = bool(ms_mining), float(ms_eps)
+        self.ms_mining, self.ms_eps, self.label_scope = bool(ms_mining), float(ms_eps), label_scope
 
     def forward(self, batch: TupleBatch) -> Tensor:
-        sim = cosine_similarities(batch.tuple_features)
-        m = sim.shape[1]
-        labels = torch.cat([torch.zeros(1 + batch.n_close, dtype=torch.long), torch.arange(1, batch.n_far + 1)])
+        features = batch.tuple_features
+        b, m, _ = features.shape
+        labels = tuple_labels(batch.n_close, batch.n_far)
+        if self.label_scope == "batch":  # one row per image of the batch; tuple t's classes offset by t (N + 1)
+            features = features.reshape(1, b * m, -1)
+            labels = (labels[None, :] + (batch.n_far + 1) * torch.arange(b)[:, None]).reshape(-1)
+        sim = cosine_similarities(features)
         same = (labels[:, None] == labels[None, :]).to(sim.device)
-        eye = torch.eye(m, dtype=torch.bool, device=sim.device)
+        eye = torch.eye(len(labels), dtype=torch.bool, device=sim.device)
         mask_pos = (same & ~eye).expand_as(sim)
         mask_neg = (~same).expand_as(sim)
         if self.ms_mining:

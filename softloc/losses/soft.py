@@ -37,8 +37,26 @@ non-zero weight:
     combine sum:        l_i = sum_j (N_ij - P_ij)
 
 averaged over rows. Defaults gamma = 0.8 per metre, tau = 15 m, alpha = 2, beta = 50, lam = 1.
-`ms_mining` (default off, as design.md spells the form) applies the multi-similarity pair mining
-to P and N with eps = `ms_eps` = 0.1; note the release's wms_loss has it on by default.
+
+`ms_mining` (default ON, as the release ran it: wms_loss defaults to mining and its training
+script never turns it off) keeps, per row i, a positive pair only if P_ij < max_j N_ij + eps
+and a negative pair only if N_ij > m_i - eps (eps = `ms_eps` = 0.1), where m_i is the release's
+soft-weighted "least similar positive":
+
+    m_i = max_j P_ij + min(0, min_{j != i} g+(y_ij) (S_ij - max_k P_ik))
+
+With 0/1 weights m_i is the least similar positive, the multi-similarity paper's rule. (The
+release takes the min over the diagonal too, with weight g+(0) - 1: exactly the min(0, .) for
+the linear and tanh influence, within 6e-6 of it for the sigmoid.) `ms_mining: false` is the
+form as design.md spells it (every pair with a non-zero weight).
+
+Which setting gave which published figure (all with r1 = r2 = 15 m, one merged close/far set):
+- Table 1 "soft contrastive" (params `soft`): released form, sigmoid, logsumexp, ms_mining on.
+- Figure 4 linear / tanh influence and "simple sum" (params `soft_linear`, `soft_tanh`,
+  `soft_sum`): released form with influence linear / tanh (the release's `lin` / `tanh`) or
+  combine sum (its `plain`), ms_mining on (the same wms_loss default).
+- params `soft_paper` (eq. 3-5 as printed) produced no published figure: the release does not
+  train it; it is our reading of the paper's equations.
 
 Both forms return the mean over the tuples of the batch; extra images are not used.
 """
@@ -49,13 +67,13 @@ import torch
 from torch import Tensor, nn
 
 from softloc.losses.base import TupleBatch, register
-from softloc.losses.multisimilarity import cosine_similarities, ms_mining_masks, ms_row_losses
+from softloc.losses.multisimilarity import cosine_similarities, ms_row_losses
 
 FORMS = ("paper", "released")
 INFLUENCES = ("sigmoid", "linear", "tanh")
 COMBINES = ("logsumexp", "sum")
 PAPER_KEYS = {"eta": 10.0, "mu": 10.0, "nu": 10.0}
-RELEASED_KEYS = {"alpha": 2.0, "beta": 50.0, "lam": 1.0, "ms_mining": False, "ms_eps": 0.1}
+RELEASED_KEYS = {"alpha": 2.0, "beta": 50.0, "lam": 1.0, "ms_mining": True, "ms_eps": 0.1}
 
 
 def influence(y: Tensor, kind: str, tau: float, gamma: float) -> tuple[Tensor, Tensor]:
@@ -136,10 +154,25 @@ class SoftContrastiveLoss(nn.Module):
         p, n = w_plus * sim, w_minus * sim
         mask_pos, mask_neg = (w_plus > 0) & off_diagonal, (w_minus > 0) & off_diagonal
         if self.hp["ms_mining"]:
-            mask_pos, mask_neg = ms_mining_masks(p, n, mask_pos, mask_neg, self.hp["ms_eps"])
+            mask_pos, mask_neg = released_mining_masks(sim, w_plus, p, n, mask_pos, mask_neg, self.hp["ms_eps"])
         if self.combine == "sum":
             return ((n * mask_neg).sum(dim=2) - (p * mask_pos).sum(dim=2)).mean()
         return ms_row_losses(p, n, mask_pos, mask_neg, self.hp["alpha"], self.hp["beta"], self.hp["lam"]).mean()
+
+
+def released_mining_masks(sim: Tensor, w_plus: Tensor, p: Tensor, n: Tensor, mask_pos: Tensor, mask_neg: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """The release's pair mining on soft weights, (B, M, M) each; see the module docstring.
+
+    Keeps a positive pair if P_ij < max_{j != i} N_ij + eps and a negative pair if
+    N_ij > m_i - eps, m_i = max P_i + min(0, min_{j != i} w+_ij (S_ij - max P_i)).
+    """
+    off_diagonal = ~torch.eye(sim.shape[1], dtype=torch.bool, device=sim.device)
+    inf = torch.tensor(float("inf"), dtype=sim.dtype, device=sim.device)
+    max_pos = torch.where(off_diagonal, p, -inf).amax(dim=2, keepdim=True)
+    max_neg = torch.where(off_diagonal, n, -inf).amax(dim=2, keepdim=True)
+    least = torch.where(off_diagonal, w_plus * (sim - max_pos), inf).amin(dim=2, keepdim=True)
+    min_pos = max_pos + least.clamp(max=0.0)
+    return mask_pos & (p < max_neg + eps), mask_neg & (n > min_pos - eps)
 
 
 def _log1p_sum_exp(z: Tensor) -> Tensor:

@@ -11,6 +11,12 @@ and d(u, v) = ||u - v||^2 on the network's (L2-normalised) features:
 
 Defaults m1 = 0.1, m2 = 0.2 (the soft contrastive paper's release and PointNetVLAD's
 quadruplet margin). Each loss is the mean over the tuples of the batch.
+
+The rows of the paper's Tables 1 and 2 (r1 = 10 m, r2 = 25 m): "triplet", "quadruplet", "lazy
+triplet", "lazy quadruplet" are PointNetVLAD's losses as the release calls them with these
+margins (params `triplet`, `quadruplet`, `lazy_triplet`, `lazy_quadruplet`); "triplet + Huber"
+is the release's huber_distance_triplet with weight 0.5 (params `triplet_huber`). None of them
+has a setting the release changed from these defaults.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ module indices: torchvision's published state dict (vgg16-397923af.pth, keys
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,6 +22,7 @@ VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 51
 # the ReLU (29) and the last max-pool (30) are dropped.
 VGG16_KEPT_LAYERS = 29
 SMALL_CHANNELS = (16, 32, 64, 128)  # default of params model.small_channels
+SMALL_GROUPS = 8  # GroupNorm groups per layer of the small backbone (fewer when the width is not a multiple)
 
 
 def vgg16_features() -> nn.Sequential:
@@ -43,8 +45,15 @@ def vgg16_features() -> nn.Sequential:
 
 
 def small_features(channels: Sequence[int] = SMALL_CHANNELS) -> nn.Sequential:
-    """Conv3x3-BN-ReLU blocks of the given widths, a 2x2 max-pool after all but the last, whose
-    ReLU is left out as in the VGG-16 cut (NetVLAD pools signed descriptors).
+    """Conv3x3-GroupNorm-ReLU blocks of the given widths, a 2x2 max-pool after all but the last,
+    whose ReLU is left out as in the VGG-16 cut (NetVLAD pools signed descriptors).
+
+    GroupNorm (Wu & He 2018; gcd(SMALL_GROUPS, width) groups), not BatchNorm: it keeps no running
+    statistics, so the network computes the same function in training and evaluation mode and
+    an image's features never depend on the other images of its batch. With BatchNorm the
+    running statistics moved as soon as training started (a run at learning rate 0 dropped
+    validation top-1 from 0.497 to 0.427), so the step-0 validation, early stopping's baseline,
+    measured another network than every later one. VGG-16 has no normalisation layer.
 
     The default (16, 32, 64, 128) turns a 96x72 image into 128 channels on a 12x9 grid for about
     55 MFLOP, a third of (32, 64, 128, 128) and about 3x faster to train on one CPU core.
@@ -52,7 +61,7 @@ def small_features(channels: Sequence[int] = SMALL_CHANNELS) -> nn.Sequential:
     layers: list[nn.Module] = []
     in_channels = 3
     for i, c in enumerate(channels):
-        layers += [nn.Conv2d(in_channels, int(c), 3, padding=1, bias=False), nn.BatchNorm2d(int(c))]
+        layers += [nn.Conv2d(in_channels, int(c), 3, padding=1, bias=False), nn.GroupNorm(math.gcd(SMALL_GROUPS, int(c)), int(c))]
         if i < len(channels) - 1:
             layers += [nn.ReLU(inplace=True), nn.MaxPool2d(2)]
         in_channels = int(c)
