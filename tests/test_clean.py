@@ -171,7 +171,7 @@ def test_unlisted_traversal_folders_are_counted_not_read(world, caplog):
 def test_pipeline_twice_gives_byte_identical_outputs(world, tmp_path):
     root = world[0]
     params = {**PARAMS, "data": {"raw_root": str(root)},
-              "testsets": {"robotcar": {**PARAMS["testsets"]["robotcar"], "images": str(root)}}}
+              "testsets": {**PARAMS["testsets"], "robotcar": {**PARAMS["testsets"]["robotcar"], "images": str(root)}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     from pipeline.clean import main
 

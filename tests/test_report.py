@@ -23,7 +23,7 @@ import pytest
 from softloc.io import write_json, write_parquet
 from softloc.report import build_report
 from softloc.report.provenance import check_inputs, git_state
-from softloc.schemas import TESTSET_IMAGES
+from softloc.schemas import SPLIT_IMAGES, TESTSET_IMAGES
 
 THRESHOLDS = [5, 10, 15]
 SEEDS = [0, 1]
@@ -114,9 +114,16 @@ def write_layout(root: Path, methods: dict, seeds: list[int] = SEEDS, **sizes: A
     for testset in ("car", "pitt"):
         queries = make_queries(testset, **sizes)
         write_parquet(queries, root / f"data/testsets/{testset}/queries.parquet", TESTSET_IMAGES)
+        reference = queries[queries["condition"] == queries["condition"].iloc[0]].assign(condition="overcast")
+        write_parquet(reference, root / f"data/testsets/{testset}/reference.parquet", TESTSET_IMAGES)
         for method in methods:
             for seed in seeds:
                 write_run(root, method, seed, testset, queries)
+    # what the index and gradcam stages leave for Figure 2 and Figure 3
+    train = make_queries("car", **sizes).rename(columns={"source": "traversal"})
+    write_parquet(train[list(SPLIT_IMAGES)], root / "data/processed/train_images.parquet", SPLIT_IMAGES)
+    write_json({"testset": "car", "seed": SEEDS[0], "condition": "night", "rows": list(methods), "queries": []},
+               root / "reports/figure3/selection.json")
     for method in methods:
         for seed in seeds:
             best = 0 if method == "lazy_triplet" else 40
@@ -146,7 +153,7 @@ def fake_params() -> dict:
                              "pca_fit": "train"},
                      "pitt": {"format": "pittsburgh", "split": "data/pitt", "images": "data/pitt", "pca_fit": "reference"}},
         "evaluate": {"thresholds_m": THRESHOLDS, "headline_m": 10, "curve_max_m": 25},
-        "report": {"variants": ["soft", "soft_linear"], "influence_method": "soft", "reference": "soft",
+        "report": {"table1": ["car", "pitt"], "variants": ["soft", "soft_linear"], "influence_method": "soft", "reference": "soft",
                    "bootstrap": {"resamples": 500, "confidence": 0.95, "seed": 0, "block_m": None}},
     }
 
