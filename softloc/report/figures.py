@@ -189,8 +189,8 @@ def plot_influence_functions(loss: SoftContrastiveLoss, source: str, path: Path)
     save_figure(fig, path)
 
 
-def save_figure(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> None:
     """PNG without the Software/date metadata, written atomically."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 3})
     plt.close(fig)
