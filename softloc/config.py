@@ -341,6 +341,7 @@ class Report(Section):
     variants: list[Name]
     influence_method: Name
     reference: Name                 # a method absent from `methods`: Table 1 has no difference column
+    baseline: Name                  # the untrained network; absent from `methods`: no gain column
     bootstrap: Bootstrap
 
 

@@ -61,13 +61,15 @@ class Outcomes:
 class Intervals:
     """Bootstrap estimates (percent): `accuracy` has one row per (method, testset, condition) plus
     per method the mean over all conditions (testset "", condition "mean"); `difference` one row
-    per other method: reference minus method at the mean, and whether the interval excludes 0."""
+    per other method: reference minus method at the mean, and whether the interval excludes 0;
+    `gain` one row per other method: method minus the baseline at the mean (empty without one)."""
 
     accuracy: pd.DataFrame   # method, testset, condition, estimate, low, high
     difference: pd.DataFrame  # method, estimate, low, high, excludes_zero
     reference: str
     confidence: float
     n_resamples: int
+    gain: pd.DataFrame        # method, estimate, low, high, excludes_zero
 
 
 def grid_blocks(easting: np.ndarray, northing: np.ndarray, block_m: float) -> np.ndarray:
@@ -172,21 +174,27 @@ def choose_block_length(easting: np.ndarray, northing: np.ndarray, conditions: n
 
 
 def bootstrap_accuracy(outcomes: Sequence[Outcomes], reference: str | None, confidence: float = 0.95,
-                       n_resamples: int = 2000, seed: int = 0) -> Intervals:
-    """Block-bootstrap intervals (BCa) of every method's accuracy per condition and mean, and of
-    `reference` minus every other method at the mean (None: no differences). Percent."""
+                       n_resamples: int = 2000, seed: int = 0, baseline: str | None = None) -> Intervals:
+    """Block-bootstrap intervals (BCa) of every method's accuracy per condition and mean, of
+    `reference` minus every other method at the mean, and of every other method minus `baseline`
+    (an untrained network: what training gained) at the mean (None: no such rows). Percent.
+    All from the same resamples, so each difference is paired."""
     if not outcomes:
         raise ValueError("bootstrap_accuracy: no test set to resample")
     methods = list(outcomes[0].correct)
     for o in outcomes:
         if list(o.correct) != methods:
             raise ValueError(f"test set {o.testset}: methods {list(o.correct)} differ from {methods}")
-    if reference is not None and reference not in methods:
-        raise ValueError(f"reference method {reference!r} is not among {methods}")
+    for role, name in (("reference", reference), ("baseline", baseline)):
+        if name is not None and name not in methods:
+            raise ValueError(f"{role} method {name!r} is not among {methods}")
     strata = [_Stratum.of(o) for o in outcomes]
     others = [m for m in methods if m != reference] if reference is not None else []
     ref_index = methods.index(reference) if reference is not None else None
     other_index = [methods.index(m) for m in others]
+    trained = [m for m in methods if m != baseline] if baseline is not None else []
+    base_index = methods.index(baseline) if baseline is not None else None
+    trained_index = [methods.index(m) for m in trained]
 
     def statistic(*indices: np.ndarray, axis: int = -1) -> np.ndarray:
         per_condition = np.concatenate([s.accuracy(idx) for s, idx in zip(strata, indices)], axis=1)  # (B, C, M)
@@ -194,6 +202,8 @@ def bootstrap_accuracy(outcomes: Sequence[Outcomes], reference: str | None, conf
         parts = [per_condition.reshape(len(per_condition), -1), mean]
         if ref_index is not None:
             parts.append(mean[:, [ref_index]] - mean[:, other_index])
+        if base_index is not None:
+            parts.append(mean[:, trained_index] - mean[:, [base_index]])
         values = 100.0 * np.concatenate(parts, axis=1).T                                             # (n_stats, B)
         return values[:, 0] if all(np.ndim(i) == 1 for i in indices) else values
 
@@ -214,9 +224,17 @@ def bootstrap_accuracy(outcomes: Sequence[Outcomes], reference: str | None, conf
     accuracy = pd.DataFrame(rows, columns=["method", "testset", "condition"])
     n_acc = len(rows)
     accuracy["estimate"], accuracy["low"], accuracy["high"] = point[:n_acc], low[:n_acc], high[:n_acc]
-    difference = pd.DataFrame({"method": others, "estimate": point[n_acc:], "low": low[n_acc:], "high": high[n_acc:]})
-    difference["excludes_zero"] = (difference["low"] > 0) | (difference["high"] < 0)
-    return Intervals(accuracy, difference, reference or "", confidence, n_resamples)
+    n_diff = n_acc + len(others)
+    difference = _paired(others, point[n_acc:n_diff], low[n_acc:n_diff], high[n_acc:n_diff])
+    gain = _paired(trained, point[n_diff:], low[n_diff:], high[n_diff:])
+    return Intervals(accuracy, difference, reference or "", confidence, n_resamples, gain)
+
+
+def _paired(methods: list[str], estimate: np.ndarray, low: np.ndarray, high: np.ndarray) -> pd.DataFrame:
+    """Paired differences per method with their interval and whether it excludes 0."""
+    table = pd.DataFrame({"method": methods, "estimate": estimate, "low": low, "high": high})
+    table["excludes_zero"] = (table["low"] > 0) | (table["high"] < 0)
+    return table
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,7 @@ def fake_params() -> dict:
                      "pitt": {"format": "pittsburgh", "split": "data/pitt", "images": "data/pitt", "pca_fit": "reference"}},
         "evaluate": {"thresholds_m": THRESHOLDS, "headline_m": 10, "curve_max_m": 25},
         "report": {"table1": ["car", "pitt"], "variants": ["soft", "soft_linear"], "influence_method": "soft", "reference": "soft",
+                   "baseline": "offtheshelf",
                    "bootstrap": {"resamples": 500, "confidence": 0.95, "seed": 0, "block_m": None}},
     }
 
@@ -208,6 +209,16 @@ def test_identical_methods_are_one_row_and_differences_are_marked(built) -> None
     triplet = table_row(text, "Triplet [Arandjelović et al. 2016]")
     assert triplet[-1].endswith("within noise")                 # five queries worse, three better
     assert table_row(text, "Soft contrastive")[-1] == "reference"
+    # The gain over the untrained network, and the validation before and after training.
+    header = table_row(text, "method")
+    gain = header.index("row − offtheshelf Δ mean 10 m [95%]")
+    validation = header.index("validation top-1 initial → kept")
+    soft_row, untrained = table_row(text, "Soft contrastive"), [c.strip() for c in rows[0].strip("| ").split("|")]
+    assert soft_row[gain].startswith("+") and soft_row[gain].endswith("*")   # soft far better than untrained
+    assert untrained[gain] == "baseline"
+    assert triplet[gain].startswith("+")
+    assert soft_row[validation] == "40.0 → 50.0"        # val 0.4 at step 0, 0.5 at its best step 40
+    assert untrained[validation] == "40.0 → 40.0"       # early stopping kept step 0
     assert "early stopping kept the initial weights" in text
     assert "Multi" not in text and "Recall@N" in text
     assert "dropped.no_pose 10; kept 460; read 470" in text    # the testset stage counts

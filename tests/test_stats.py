@@ -48,6 +48,11 @@ def test_point_estimates_are_accuracy_and_the_unweighted_mean_over_conditions() 
     assert acc["triplet", "", "mean"] == pytest.approx((25 + 50 + 40) / 3)
     diff = result.difference.set_index("method").loc["triplet"]
     assert diff["estimate"] == pytest.approx((75 + 50 + 100) / 3 - (25 + 50 + 40) / 3)
+    assert result.gain.empty
+    # The gain over a baseline runs the other way: the row minus the baseline.
+    gain = bootstrap_accuracy(outcomes, reference=None, baseline="triplet", n_resamples=500).gain
+    assert gain["method"].tolist() == ["soft"]
+    assert gain["estimate"].iloc[0] == pytest.approx(diff["estimate"])
     assert ((result.accuracy["low"] <= result.accuracy["estimate"] + 1e-9)
             & (result.accuracy["estimate"] <= result.accuracy["high"] + 1e-9)).all()
 

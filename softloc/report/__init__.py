@@ -138,6 +138,12 @@ def report_sections(results, params, table, labels, marks, single) -> list[Secti
         notes.append(KEPT_INIT_NOTE)
     if any(len(g) > 1 for g in table.groups.values()):
         notes.append("Methods joined by \"=\" retrieved the same reference for every query in every run: one row.")
+    if table.intervals is not None and table.baseline:
+        notes.append(f"Gain column: the row minus {labels[table.baseline]}, mean accuracy at {headline}, paired block "
+                     f"bootstrap over the same queries and seeds: what training gained on the test. Validation "
+                     f"top-1: at {headline} on the validation split, the initial network (step 0) and the weights "
+                     f"early stopping kept (raw descriptors, mean over seeds); a row that validated above its "
+                     f"initial network yet tests below the untrained one is where validation and test disagree.")
     if table.intervals is not None and table.reference:
         notes.append(f"Last column: {labels[table.reference]} minus the row, mean accuracy at {headline}, paired "
                      f"block bootstrap over the same queries and seeds; * the 95% interval excludes 0, "

@@ -34,10 +34,13 @@ class Table1:
     upper_bound: pd.Series
     intervals: Intervals | None           # at the headline threshold, rows' methods
     reference: str | None                 # the row every other is compared with
+    baseline: str | None                  # the untrained network's row: each row's gain over it
+    baseline_method: str | None           # params report.baseline (the row may be named for an identical method)
     headline: str
     block_lengths: dict[str, BlockLength]  # test set -> Politis-White choice and its correlogram
     block_m: dict[str, float]             # test set -> block length used (params report.bootstrap.block_m or chosen)
     n_seeds: int
+    validation: pd.DataFrame              # row -> "initial", "kept": validation top-1 (%), mean over seeds
 
 
 def accuracy_columns(results: Results) -> list[Column]:
@@ -77,11 +80,30 @@ def build_table1(results: Results, params: dict[str, Any]) -> Table1:
                        for m, t in per_seed.items()}).T
     bound = seed_table(results, results.methods[0], results.seeds[0], columns, keys, field="upper_bound")
     reference = reference_row(groups, params["report"].get("reference"))
+    baseline = reference_row(groups, params["report"].get("baseline"))
     intervals, chosen, used = None, {}, {}
     if len(columns) > 1:
-        intervals, chosen, used = bootstrap_rows(results, list(groups), reference, params, headline_m)
-    return Table1(columns, keys, groups, mean, sd, bound, intervals, reference, headline,
-                  chosen, used, len(results.seeds))
+        intervals, chosen, used = bootstrap_rows(results, list(groups), reference, baseline, params, headline_m)
+    return Table1(columns, keys, groups, mean, sd, bound, intervals, reference, baseline,
+                  params["report"].get("baseline") if baseline else None, headline,
+                  chosen, used, len(results.seeds), validation_table(results, list(groups)))
+
+
+def validation_table(results: Results, rows: list[str]) -> pd.DataFrame:
+    """Per row, mean over seeds: validation top-1 (%) of the initial network (step 0) and of the
+    weights early stopping kept (its best step). What training changed on the validation split,
+    beside what it changed on the test: the two can disagree. NaN where a run logged none."""
+    table = {}
+    for row in rows:
+        initial, kept = [], []
+        for seed in results.seeds:
+            run = results.training[(row, seed)]
+            curves = None if run.curves is None else run.curves.dropna(subset=["val_top1"])
+            val = pd.Series(dtype=float) if curves is None else curves.set_index("step")["val_top1"]
+            initial.append(100.0 * float(val.get(0, np.nan)))
+            kept.append(100.0 * float(val.get(int(run.metrics.get("best_step", -1)), np.nan)))
+        table[row] = {"initial": float(np.mean(initial)), "kept": float(np.mean(kept))}
+    return pd.DataFrame.from_dict(table, orient="index", columns=["initial", "kept"])
 
 
 def key_distance(key: str) -> float:
@@ -89,15 +111,17 @@ def key_distance(key: str) -> float:
     return float(key.removeprefix("at_").removesuffix("m"))
 
 
-def reference_row(groups: dict[str, list[str]], reference: str | None) -> str | None:
-    """The row holding the reference method (None when params has no such method)."""
-    return next((row for row, members in groups.items() if reference in members), None)
+def reference_row(groups: dict[str, list[str]], method: str | None) -> str | None:
+    """The row holding `method` (the reference or the baseline; None when params has no such method)."""
+    return next((row for row, members in groups.items() if method in members), None)
 
 
-def bootstrap_rows(results: Results, rows: list[str], reference: str | None, params: dict[str, Any],
-                   headline_m: float) -> tuple[Intervals, dict[str, BlockLength], dict[str, float]]:
-    """Block-bootstrap intervals at the headline threshold for every row, and the reference
-    row's paired difference against every other row (softloc.stats); with the block lengths."""
+def bootstrap_rows(results: Results, rows: list[str], reference: str | None, baseline: str | None,
+                   params: dict[str, Any], headline_m: float
+                   ) -> tuple[Intervals, dict[str, BlockLength], dict[str, float]]:
+    """Block-bootstrap intervals at the headline threshold for every row, the reference row's
+    paired difference against every other row and every row's paired gain over the baseline row
+    (softloc.stats); with the block lengths."""
     cfg = params["report"]["bootstrap"]
     outcomes, blocks, used = [], {}, {}
     for t in results.localized_testsets():
@@ -112,5 +136,5 @@ def bootstrap_rows(results: Results, rows: list[str], reference: str | None, par
         used[t] = float(cfg["block_m"]) if cfg.get("block_m") else blocks[t].block_m
         outcomes.append(Outcomes(t, grid_blocks(east, north, used[t]), conditions, correct))
     intervals = bootstrap_accuracy(outcomes, reference, confidence=float(cfg["confidence"]),
-                                   n_resamples=int(cfg["resamples"]), seed=int(cfg["seed"]))
+                                   n_resamples=int(cfg["resamples"]), seed=int(cfg["seed"]), baseline=baseline)
     return intervals, blocks, used

@@ -2,9 +2,11 @@
 
 - Table 1: accuracy (%) per test set, condition and threshold, and the mean over conditions; the
   mean over seeds with its standard deviation when there are several; best row per column in
-  bold; the last column is the reference method's paired difference at the headline threshold
-  with its 95% block-bootstrap interval ("*" where the interval excludes 0, "within noise" where
-  it does not).
+  bold; then each row's paired gain over the untrained network (params report.baseline) and its
+  validation top-1 before and after training, so a row below the untrained network shows where
+  validation and test disagree; the last column is the reference method's paired difference at
+  the headline threshold. Differences carry their 95% block-bootstrap interval ("*" where it
+  excludes 0, "within noise" where it does not).
 - Intervals: every row's accuracy per condition at the headline threshold with its interval.
 - Recall@N within the recall radius, for test sets whose summary has it.
 - Test sets: data source and per-condition query / reference counts.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from softloc.metrics import MEAN
 from softloc.report.analysis import Column, Table1, key_distance
@@ -80,15 +83,35 @@ def _signed(x: float) -> str:
     return f"{x:+.1f}".replace("-", "−")
 
 
+def _interval_cell(d: pd.Series) -> str:
+    text = f"{_signed(d['estimate'])} [{_signed(d['low'])}, {_signed(d['high'])}]"
+    return f"{text} *" if d["excludes_zero"] else f"{text} within noise"
+
+
 def difference_cell(table: Table1, row: str) -> str:
     """The reference's paired difference against `row` (reference minus row, percentage points)."""
     if table.intervals is None or table.reference is None:
         return "–"
     if row == table.reference:
         return "reference"
-    d = table.intervals.difference.set_index("method").loc[row]
-    text = f"{_signed(d['estimate'])} [{_signed(d['low'])}, {_signed(d['high'])}]"
-    return f"{text} *" if d["excludes_zero"] else f"{text} within noise"
+    return _interval_cell(table.intervals.difference.set_index("method").loc[row])
+
+
+def gain_cell(table: Table1, row: str) -> str:
+    """`row` minus the untrained baseline row (percentage points): what training gained on the test."""
+    if table.intervals is None or table.baseline is None:
+        return "–"
+    if row == table.baseline:
+        return "baseline"
+    return _interval_cell(table.intervals.gain.set_index("method").loc[row])
+
+
+def validation_cell(table: Table1, row: str) -> str:
+    """Validation top-1 (%) of the initial network -> of the weights early stopping kept."""
+    initial, kept = table.validation.loc[row, ["initial", "kept"]]
+    if not np.isfinite(initial) or not np.isfinite(kept):
+        return "–"
+    return f"{initial:.1f} → {kept:.1f}"
 
 
 def table1_grid(table: Table1, labels: dict[str, str], single_testset: bool) -> Grid:
@@ -96,16 +119,18 @@ def table1_grid(table: Table1, labels: dict[str, str], single_testset: bool) -> 
     cols = [(t, c, k) for t, c in table.columns for k in table.thresholds]
     headers = [[column_label((t, c), single_testset) for t, c, _ in cols],
                [threshold_label(k) for _, _, k in cols]]
-    diff_header = f"Δ mean {threshold_label(table.headline)}"
-    headers[0].append(f"{table.reference} − row" if table.reference else "difference")
-    headers[1].append(f"{diff_header} [95%]")
+    diff_header = f"Δ mean {threshold_label(table.headline)} [95%]"
+    headers[0] += [f"row − {table.baseline_method}" if table.baseline else "gain", "validation top-1",
+                   f"{table.reference} − row" if table.reference else "difference"]
+    headers[1] += [diff_header, "initial → kept", diff_header]
     grid = Grid("method", headers)
     printed = table.mean[cols].round(1)
     best = printed.eq(printed.max(axis=0), axis=1)
     for row in table.groups:
         cells = [_cell(table.mean.at[row, c], table.sd.at[row, c]) for c in cols]
-        grid.add(labels[row], [*cells, difference_cell(table, row)], [*best.loc[row].tolist(), False])
-    grid.add(f"({UPPER_BOUND})", [f"{table.upper_bound[c]:.1f}" for c in cols] + [""])
+        extra = [gain_cell(table, row), validation_cell(table, row), difference_cell(table, row)]
+        grid.add(labels[row], [*cells, *extra], [*best.loc[row].tolist(), False, False, False])
+    grid.add(f"({UPPER_BOUND})", [f"{table.upper_bound[c]:.1f}" for c in cols] + ["", "", ""])
     return grid
 
 
