@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -495,11 +495,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=os.environ.get("OUT", "reports/telemetry/gpu_check"), help="folder of gpu_check.md/json (default $OUT)")
     parser.add_argument("--peak-tflops", type=float, default=790.0, help="dense bf16 rate the FLOP limit is taken against")
     parser.add_argument("--budget-s", type=float, default=420.0, help="deadline: later parts are skipped past it")
+    parser.add_argument("--tuples", type=int, default=None,
+                        help="tuples per training step (params train.batch_tuples; default 4 full, 2 tiny); the larger batch is twice that")
     args = parser.parse_args(argv)
     if not args.cpu and not torch.cuda.is_available():
         parser.error("no CUDA device: run with --cpu (and --tiny here)")
     device = torch.device("cpu" if args.cpu else "cuda")
     sizes = TINY if args.tiny else FULL
+    if args.tuples is not None:
+        if args.tuples < 1:
+            parser.error(f"--tuples {args.tuples}: at least 1")
+        sizes = replace(sizes, tuples=args.tuples, big_tuples=2 * args.tuples)
     clock = Clock(args.budget_s)
     header = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({os.cpu_count()} cores)",
               "torch": torch.__version__, "sizes": "tiny" if args.tiny else "full", "peak_tflops": args.peak_tflops,

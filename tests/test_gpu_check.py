@@ -15,12 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 ABSENT_ON_DEVICE = ("faiss", "utm", "dvc", "dvclive", "pydantic")
 
 
-def run_check(out: Path, extra_path: Path | None = None) -> dict:
+def run_check(out: Path, extra_path: Path | None = None, args: tuple[str, ...] = ()) -> dict:
     """Run the shell entry point with this interpreter; returns the written gpu_check.json."""
     env = {**os.environ, "PYTHON": sys.executable, "OUT": str(out), "PYTHONUNBUFFERED": "1"}
     if extra_path is not None:
         env["PYTHONPATH"] = str(extra_path)
-    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--cpu", "--tiny"], cwd=ROOT / "tests",
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--cpu", "--tiny", *args], cwd=ROOT / "tests",
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "| section | variant |" in result.stdout  # the table is printed last
@@ -57,3 +57,11 @@ def test_tiny_check_compares_with_faiss_when_installed(tmp_path: Path) -> None:
     report = run_check(tmp_path)
     faiss_row = next(r for r in report["rows"] if r["variant"].startswith("faiss (softloc.retrieval"))
     assert faiss_row["note"].startswith("100.00% same top-1")
+
+
+def test_tuples_per_step_sets_the_batch_and_the_larger_batch(tmp_path: Path) -> None:
+    report = run_check(tmp_path, args=("--tuples", "3"))
+    assert report["header"]["config"]["tuples"] == 3 and report["header"]["config"]["big_tuples"] == 6
+    train = variants(report, "train")
+    assert any(v.endswith("3x5 img") for v in train) and any(v.endswith("6x5 img") for v in train)
+    assert "3 tuples" in next(r["vs"] for r in report["rows"] if r["variant"] == "host: tuple sampling + hard negatives")
