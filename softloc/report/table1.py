@@ -83,27 +83,28 @@ def _signed(x: float) -> str:
     return f"{x:+.1f}".replace("-", "−")
 
 
-def _interval_cell(d: pd.Series) -> str:
+def paired_cell(pairs: pd.DataFrame | None, own_row: str | None, row: str, own_label: str) -> str:
+    """`row`'s paired difference (percentage points) with its interval; `own_label` in the row the
+    differences are taken against; "–" without intervals or without that row."""
+    if pairs is None or own_row is None:
+        return "–"
+    if row == own_row:
+        return own_label
+    d = pairs.set_index("method").loc[row]
     text = f"{_signed(d['estimate'])} [{_signed(d['low'])}, {_signed(d['high'])}]"
     return f"{text} *" if d["excludes_zero"] else f"{text} within noise"
 
 
 def difference_cell(table: Table1, row: str) -> str:
-    """The reference's paired difference against `row` (reference minus row, percentage points)."""
-    if table.intervals is None or table.reference is None:
-        return "–"
-    if row == table.reference:
-        return "reference"
-    return _interval_cell(table.intervals.difference.set_index("method").loc[row])
+    """The reference's paired difference against `row` (reference minus row)."""
+    pairs = table.intervals.difference if table.intervals is not None else None
+    return paired_cell(pairs, table.reference, row, "reference")
 
 
 def gain_cell(table: Table1, row: str) -> str:
-    """`row` minus the untrained baseline row (percentage points): what training gained on the test."""
-    if table.intervals is None or table.baseline is None:
-        return "–"
-    if row == table.baseline:
-        return "baseline"
-    return _interval_cell(table.intervals.gain.set_index("method").loc[row])
+    """`row` minus the untrained baseline row: what training gained on the test."""
+    pairs = table.intervals.gain if table.intervals is not None else None
+    return paired_cell(pairs, table.baseline, row, "baseline")
 
 
 def validation_cell(table: Table1, row: str) -> str:
