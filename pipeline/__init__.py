@@ -30,6 +30,18 @@ def setup_logging() -> None:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
+def folder_stage(doc: str, default_out: str, argv: list[str] | None = None) -> tuple[dict[str, Any], Path]:
+    """Entry of a stage that writes one folder: `python -m pipeline.<stage> [--params P] [--out DIR]`.
+
+    Returns the checked params and the output folder, with logging set up."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default=default_out, help=f"folder to write (default {default_out})")
+    args = parser.parse_args(argv)
+    setup_logging()
+    return stage_params(args.params), Path(args.out)
+
+
 @dataclass(frozen=True)
 class Run:
     """One cell of the (method, seed, test set) matrix and the paths of its outputs."""

@@ -9,12 +9,10 @@ data/raw/synthetic (never params data.raw_root, which may point at a real RobotC
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
-from pathlib import Path
 
-from pipeline import setup_logging, stage_params
+from pipeline import folder_stage
 from softloc.data import synthetic
 from softloc.io import atomic_dir
 
@@ -23,15 +21,9 @@ DEFAULT_OUT = "data/raw/synthetic"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"raw root to write (default {DEFAULT_OUT})")
-    args = parser.parse_args(argv)
-    setup_logging()
-    params = stage_params(args.params)
+    params, out = folder_stage(__doc__, DEFAULT_OUT, argv)
     cfg = params.get("synthetic") or {}
-    out = Path(args.out)
-    log.info("read %s (synthetic: seed %s, route %s m, %sx%s images)", args.params, cfg.get("seed"),
+    log.info("synthetic: seed %s, route %s m, %sx%s images", cfg.get("seed"),
              cfg.get("route_length_m"), cfg.get("image_width"), cfg.get("image_height"))
     start = time.perf_counter()
     with atomic_dir(out) as tmp:

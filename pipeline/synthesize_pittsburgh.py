@@ -9,12 +9,10 @@ temporary sibling folder that replaces the output folder only once complete.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
-from pathlib import Path
 
-from pipeline import setup_logging, stage_params
+from pipeline import folder_stage
 from softloc.data import synthetic_pittsburgh
 from softloc.io import atomic_dir
 
@@ -23,13 +21,8 @@ DEFAULT_OUT = "data/raw/synthetic_pittsburgh"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"folder to write (default {DEFAULT_OUT})")
-    args = parser.parse_args(argv)
-    setup_logging()
-    cfg = stage_params(args.params)["synthetic_pittsburgh"]
-    out = Path(args.out)
+    params, out = folder_stage(__doc__, DEFAULT_OUT, argv)
+    cfg = params["synthetic_pittsburgh"]
     start = time.perf_counter()
     with atomic_dir(out) as tmp:
         counts = synthetic_pittsburgh.write_pittsburgh(cfg, tmp)

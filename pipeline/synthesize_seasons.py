@@ -10,12 +10,10 @@ NVM model, the per-location query lists and the query truth (synthetic_truth.txt
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
-from pathlib import Path
 
-from pipeline import setup_logging, stage_params
+from pipeline import folder_stage
 from softloc.data import synthetic_seasons
 from softloc.io import atomic_dir
 
@@ -24,14 +22,8 @@ DEFAULT_OUT = "data/raw/seasons_synthetic"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"folder to write (default {DEFAULT_OUT})")
-    args = parser.parse_args(argv)
-    setup_logging()
-    params = stage_params(args.params)
+    params, out = folder_stage(__doc__, DEFAULT_OUT, argv)
     town = {k: v for k, v in (params.get("synthetic") or {}).items() if k in ("seed", "route_length_m")}
-    out = Path(args.out)
     start = time.perf_counter()
     with atomic_dir(out) as tmp:
         counts = synthetic_seasons.write_seasons(town, params["synthetic_seasons"], tmp)
