@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_datapath.py [--frames 32] [--sizes 512 1024] [--max-side 240]
 
 Renders `--frames` distinct full-size 1280x960 Bayer frames with the synthetic generator
-(softloc.data.synthetic, every condition in turn, PNG compression of params.yaml) and hard-links
+(softloc.synthetic.robotcar_world, every condition in turn, PNG compression of params.yaml) and hard-links
 them into folders of each size in --sizes (decoding a link costs what decoding a distinct file
 does; the files come from the page cache, so this measures the CPU side, not the disk). Then,
 each in a fresh process so that peak memory is its own: the clean stage's exposure pass
@@ -32,7 +32,7 @@ ROBOTCAR_W, ROBOTCAR_H = 1280, 960
 
 def render_frames(folder: Path, n: int, compression: int) -> list[Path]:
     """n distinct full-size Bayer PNGs of the synthetic town (conditions in turn)."""
-    from softloc.data import synthetic, synthetic_render
+    from softloc.synthetic import render as synthetic_render, robotcar_world as synthetic
 
     cfg = synthetic.settings({"image_width": ROBOTCAR_W, "image_height": ROBOTCAR_H,
                               "traversals": [{"condition": c, "runs": 1, "reverse": 0} for c in synthetic_render.CONDITION_NAMES]})

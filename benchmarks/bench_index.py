@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_index.py [--route-m 10000] [--runs 100]
 
-The table comes from the synthetic world's pose-only mode (softloc.data.synthetic.simulate_poses):
+The table comes from the synthetic world's pose-only mode (softloc.synthetic.robotcar_world.simulate_poses):
 a 10 km route driven 100 times at one frame per metre, like RobotCar's ~100 traversals of ~10 km.
 Building the table is not timed; the index is timed end to end: reading images.parquet, the split,
 the anchors and their neighbour lists, writing every parquet and the report.
@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from softloc import geometry, io
-from softloc.data import synthetic
+from softloc.synthetic import robotcar_world as synthetic
 from softloc.schemas import IMAGES
-from softloc.tuples import run_index
+from softloc.index import run_index
 
 CONDITIONS = ("overcast", "sunny", "night", "snow", "rain", "dusk")
 

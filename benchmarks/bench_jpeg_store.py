@@ -26,8 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from softloc.data import synthetic_town as town
-from softloc.data.synthetic_render import Renderer
+from softloc.synthetic import town
+from softloc.synthetic.render import Renderer
 from bench_datapath import cpu_seconds  # this folder: /proc/<pid>/stat of the given processes
 from softloc.chunked import worker_pool
 from softloc.datasets import pittsburgh

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from softloc.data import synthetic, synthetic_render
+from softloc.synthetic import render as synthetic_render, robotcar_world as synthetic
 from softloc.params import load_params
 
 

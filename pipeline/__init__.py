@@ -6,7 +6,7 @@ import argparse
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from softloc.config import ParamsError
 from softloc.params import load_params
@@ -30,16 +30,20 @@ def setup_logging() -> None:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
-def folder_stage(doc: str, default_out: str, argv: list[str] | None = None) -> tuple[dict[str, Any], Path]:
-    """Entry of a stage that writes one folder: `python -m pipeline.<stage> [--params P] [--out DIR]`.
+def folder_stage(doc: str, kinds: Mapping[str, tuple[Any, str]],
+                 argv: list[str] | None = None) -> tuple[str, dict[str, Any], Path]:
+    """Entry of a stage that writes one folder of a kind:
+    `python -m pipeline.<stage> <kind> [--params P] [--out DIR]`.
 
-    Returns the checked params and the output folder, with logging set up."""
+    `kinds` maps each kind to (what writes it, its default output folder). Returns the kind, the
+    checked params and the output folder, with logging set up."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=sorted(kinds))
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default=default_out, help=f"folder to write (default {default_out})")
+    parser.add_argument("--out", help="folder to write (default: the kind's folder under data/raw)")
     args = parser.parse_args(argv)
     setup_logging()
-    return stage_params(args.params), Path(args.out)
+    return args.kind, stage_params(args.params), Path(args.out or kinds[args.kind][1])
 
 
 @dataclass(frozen=True)

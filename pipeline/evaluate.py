@@ -23,7 +23,7 @@ import logging
 from pathlib import Path
 
 from pipeline import run_stage, testset_dir
-from softloc.evaluation import RETRIEVALS, evaluate_testset
+from softloc.evaluate import RETRIEVALS, evaluate_testset
 from softloc.features import resolve_device, testset_features
 from softloc.imagestore import open_store
 from softloc.io import read_parquet, save_npy, write_csv, write_json, write_parquet

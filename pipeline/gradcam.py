@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import Run, setup_logging, stage_params, testset_dir
-from softloc.evaluation import RETRIEVALS
+from softloc.evaluate import RETRIEVALS
 from softloc.features import Whitening
 from softloc.gradcam import match_gradcam
 from softloc.imagestore import open_store

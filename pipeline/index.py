@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline import setup_logging, stage_params
-from softloc.tuples import run_index
+from softloc.index import run_index
 
 
 def main(argv: list[str] | None = None) -> None:

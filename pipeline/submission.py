@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import Run, setup_logging, stage_params, testset_dir
-from softloc.evaluation import RETRIEVALS
+from softloc.evaluate import RETRIEVALS
 from softloc.io import read_parquet, write_json
 from softloc.schemas import TESTSET_IMAGES
 from softloc.seasons_eval import pose_metrics, submission_lines, submission_path, write_submission

@@ -1,39 +1,70 @@
-"""synthesize stage: write the embedded synthetic world in the RobotCar raw layout.
+"""synthesize stages: write one embedded world in its dataset's real file layout.
 
-    python -m pipeline.synthesize [--params params.yaml] [--out data/raw/synthetic]
+    python -m pipeline.synthesize robotcar   [--params params.yaml] [--out data/raw/synthetic]
+    python -m pipeline.synthesize pittsburgh [--params params.yaml] [--out data/raw/synthetic_pittsburgh]
+    python -m pipeline.synthesize seasons    [--params params.yaml] [--out data/raw/seasons_synthetic]
 
-Reads params `synthetic`; writes the whole raw root atomically: everything goes to a temporary
-sibling folder that replaces the output folder only once complete. The output is always
-data/raw/synthetic (never params data.raw_root, which may point at a real RobotCar download).
+robotcar reads params `synthetic` and writes the RobotCar raw layout (never params data.raw_root,
+which may point at a real download); pittsburgh reads `synthetic_pittsburgh` and writes the
+Pittsburgh 250k layout with its flat list .mat; seasons reads `synthetic_seasons` and the town of
+`synthetic` (seed, route_length_m: its held-out test part) and writes the RobotCar Seasons layout.
+Each writes its whole folder atomically: a temporary sibling replaces the output once complete.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
+from typing import Any, Callable
 
 from pipeline import folder_stage
-from softloc.data import synthetic
 from softloc.io import atomic_dir
+from softloc.synthetic import pittsburgh_world, robotcar_world, seasons_world
 
 log = logging.getLogger("synthesize")
-DEFAULT_OUT = "data/raw/synthetic"
+
+
+def write_robotcar(params: dict[str, Any], out: Path) -> str:
+    cfg = params["synthetic"]
+    log.info("synthetic: seed %s, route %s m, %sx%s images", cfg["seed"], cfg["route_length_m"],
+             cfg["image_width"], cfg["image_height"])
+    with atomic_dir(out) as tmp:
+        counts = robotcar_world.write_world(cfg, tmp)
+    regions = robotcar_world.default_regions(cfg)
+    log.info("route extent (UTM 30U): %s", regions["extent"])
+    log.info("suggested split boxes: test %s, val %s", regions["test"], regions["val"])
+    return (f"{counts['traversals']} traversals, {counts['images']} images, {counts['ins_rows']} INS rows, "
+            f"{counts['faults']} planted image faults")
+
+
+def write_pittsburgh(params: dict[str, Any], out: Path) -> str:
+    with atomic_dir(out) as tmp:
+        counts = pittsburgh_world.write_pittsburgh(params["synthetic_pittsburgh"], tmp)
+    return (f"{counts['reference_panoramas']} reference and {counts['query_panoramas']} query panoramas "
+            f"({counts['reference_views']} + {counts['query_views']} views)")
+
+
+def write_seasons(params: dict[str, Any], out: Path) -> str:
+    town = {k: params["synthetic"][k] for k in ("seed", "route_length_m")}
+    with atomic_dir(out) as tmp:
+        counts = seasons_world.write_seasons(town, params["synthetic_seasons"], tmp)
+    return f"{counts['reference']} reference and {counts['queries']} query images"
+
+
+WORLDS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str]] = {
+    "robotcar": (write_robotcar, "data/raw/synthetic"),
+    "pittsburgh": (write_pittsburgh, "data/raw/synthetic_pittsburgh"),
+    "seasons": (write_seasons, "data/raw/seasons_synthetic"),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
-    params, out = folder_stage(__doc__, DEFAULT_OUT, argv)
-    cfg = params.get("synthetic") or {}
-    log.info("synthetic: seed %s, route %s m, %sx%s images", cfg.get("seed"),
-             cfg.get("route_length_m"), cfg.get("image_width"), cfg.get("image_height"))
+    kind, params, out = folder_stage(__doc__, WORLDS, argv)
+    write, _ = WORLDS[kind]
     start = time.perf_counter()
-    with atomic_dir(out) as tmp:
-        counts = synthetic.write_world(cfg, tmp)
-    regions = synthetic.default_regions(cfg)
-    log.info("wrote %s: %d traversals, %d images, %d INS rows, %d planted image faults in %.1f s",
-             out, counts["traversals"], counts["images"], counts["ins_rows"], counts["faults"],
-             time.perf_counter() - start)
-    log.info("route extent (UTM 30U): %s", regions["extent"])
-    log.info("suggested split boxes: test %s, val %s", regions["test"], regions["val"])
+    summary = write(params, out)
+    log.info("wrote %s (%s world): %s in %.1f s", out, kind, summary, time.perf_counter() - start)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 
 from softloc.chunked import CHUNK_FILES, Journal, available_cores, run_chunks
 from softloc.config import CONDITION_PATTERN
-from softloc.data import robotcar
+from softloc.datasets.formats import robotcar_raw as robotcar
 from softloc.schemas import IMAGES
 
 log = logging.getLogger(__name__)

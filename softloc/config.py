@@ -110,7 +110,7 @@ SeasonsCondition = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]   # Robot
 
 
 class SyntheticSeasons(Section):
-    """The embedded Seasons set (softloc.data.synthetic_seasons)."""
+    """The embedded Seasons set (softloc.synthetic.seasons_world)."""
 
     seed: NonNegativeInt
     locations: PositiveInt
@@ -126,7 +126,7 @@ class SyntheticSeasons(Section):
 
 
 class SyntheticPittsburgh(Section):
-    """The embedded Pittsburgh-format test set (softloc.data.synthetic_pittsburgh)."""
+    """The embedded Pittsburgh-format test set (softloc.synthetic.pittsburgh_world)."""
 
     seed: NonNegativeInt
     route_length_m: PositiveFloat

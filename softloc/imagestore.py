@@ -54,7 +54,7 @@ def resize_longest(image: np.ndarray, max_side: int) -> np.ndarray:
 
 def default_loader(path: Path) -> np.ndarray:
     """RobotCar's loader: Bayer PNG -> demosaiced (H, W, 3) uint8 RGB."""
-    from softloc.data.robotcar import load_image
+    from softloc.datasets.formats.robotcar_raw import load_image
 
     return load_image(path)
 

@@ -37,7 +37,7 @@ TRAIN_ANCHORS = {
 }
 
 # <raw root>/synthetic_truth.parquet: the synthetic world's ground truth, one row per image
-# timestamp listed in a traversal's stereo.timestamps (written by softloc.data.synthetic).
+# timestamp listed in a traversal's stereo.timestamps (written by softloc.synthetic.robotcar_world).
 SYNTHETIC_TRUTH = {
     "traversal": "string",     # folder name, YYYY-MM-DD-HH-MM-SS
     "timestamp": "int64",      # microseconds

@@ -6,7 +6,7 @@ benchmark takes one line per query, `name qw qx qy qz tx ty tz`: the world-to-ca
 a unit quaternion (w first) and the TRANSLATION t = -R c (not the camera centre c that NVM
 stores), in the dataset's SfM frame; RobotCar names are `camera/timestamp.jpg`, CMU names the
 file's basename (softloc.datasets.seasons.submission_name). Retrieval must stay within one
-camera (softloc.evaluation.retrieve does): a rear reference's pose on a left query is about 90
+camera (softloc.evaluate.retrieve does): a rear reference's pose on a left query is about 90
 degrees off, so a top-1 of another camera is an error here.
 
 The measure (Sattler et al. CVPR 2018): the percent of queries whose estimated pose lies within
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from softloc.data.seasons import translations
+from softloc.datasets.formats.seasons_files import translations
 from softloc.datasets.seasons import day_night, submission_name
 from softloc.io import atomic_path
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny rendered Pittsburgh-format set (softloc.data.synthetic_pittsburgh)."""
+"""Shared fixtures: a tiny rendered Pittsburgh-format set (softloc.synthetic.pittsburgh_world)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from softloc.data import synthetic_pittsburgh
+from softloc.synthetic import pittsburgh_world as synthetic_pittsburgh
 
 # 6 reference panoramas 15 m apart and 3 query panoramas (24 views each) of 64x48 px: about 2 s.
 TINY_PITTSBURGH = {"seed": 3, "route_length_m": 90.0, "place_spacing_m": 15.0, "query_places": 3,

@@ -12,7 +12,7 @@ import pytest
 
 from softloc import clean
 from softloc.chunked import Journal, run_chunks
-from softloc.data import robotcar
+from softloc.datasets.formats import robotcar_raw as robotcar
 
 
 def write_mosaics(folder: Path, n: int) -> list[Path]:

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from softloc import clean
-from softloc.data import robotcar, synthetic
+from softloc.datasets.formats import robotcar_raw as robotcar
+from softloc.synthetic import robotcar_world as synthetic
 from softloc.io import read_parquet
 from softloc.params import load_params
 from softloc.schemas import IMAGES

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from softloc.datasets import testset_table as table_of
-from softloc.evaluation import evaluate_testset, retrieve
+from softloc.evaluate import evaluate_testset, retrieve
 
 CFG = {"top_k": 2, "thresholds_m": [5, 10], "headline_m": 10, "curve_max_m": 10, "recall_at": [1, 2],
        "recall_radius_m": 25}

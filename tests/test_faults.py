@@ -8,7 +8,7 @@ report; none may pass silently.
     stage "clean"   an edit of a small raw world in the RobotCar layout, cleaned by
                     softloc.clean.clean_dataset: an error naming the file, or a counted reason
     stage "index"   an edit of the clean stage's images table or the split params, split by
-                    softloc.tuples.split_images: an error naming the param and the condition
+                    softloc.index.split_images: an error naming the param and the condition
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from softloc import clean, tuples
+from softloc import clean, index as tuples
 from softloc.config import ParamsError
-from softloc.data import robotcar
+from softloc.datasets.formats import robotcar_raw as robotcar
 from softloc.params import load_params
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from softloc import cli
-from softloc.data import synthetic_pittsburgh
+from softloc.synthetic import pittsburgh_world as synthetic_pittsburgh
 from softloc.datasets import pittsburgh as pittsburgh_format
 from softloc.features import Whitening, extract_features
 from softloc.imagestore import build_store, open_store

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from softloc.data import synthetic
+from softloc.synthetic import robotcar_world as synthetic
 
 from conftest import TINY_PITTSBURGH
 

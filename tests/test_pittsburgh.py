@@ -1,9 +1,8 @@
-"""Pittsburgh 250k lists: the real flat list file (/work/shared/data), NetVLAD's dbStruct layout,
+"""Pittsburgh 250k lists: the real flat list file (tests/fixtures/pittsburgh), NetVLAD's dbStruct layout,
 the UTM row order, and the test-set format softloc.datasets.pittsburgh with the paper's protocol."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +11,12 @@ import pytest
 import scipy.io
 
 from softloc import io
-from softloc.data import pittsburgh
+from softloc.datasets.formats import pittsburgh_mat as pittsburgh
 from softloc.datasets import pittsburgh as pittsburgh_format
 from softloc.schemas import TESTSET_IMAGES
 
-# The shared data folder sits beside the checkout (../shared/data); SOFTLOC_SHARED_DATA overrides it.
-SHARED = Path(os.environ.get("SOFTLOC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-LISTS = SHARED / "pitts250k_test_lists.mat"
-if not LISTS.exists():
-    LISTS = Path("/work/shared/data/pitts250k_test_lists.mat")
-needs_lists = pytest.mark.skipif(not LISTS.exists(), reason=f"{LISTS} not on this machine")
+# The real list file ships in the repository (tests/fixtures/pittsburgh/README.md: source, licence).
+LISTS = Path(__file__).resolve().parent / "fixtures" / "pittsburgh" / "pitts250k_test_lists.mat"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +24,6 @@ def lists():
     return pittsburgh.read_lists(LISTS)
 
 
-@needs_lists
 def test_counts_names_and_positions(lists) -> None:
     reference, queries = lists
     assert (len(reference), len(queries)) == (254_064, 24_000)
@@ -79,7 +73,6 @@ REAL_COUNTS = {
 }
 
 
-@needs_lists
 def test_format_applies_the_papers_protocol_to_the_real_list(tmp_path: Path) -> None:
     split = pittsburgh_format.read_split({"split": str(LISTS), "images": "pitts250k"})
     assert {k: split.counts[k] for k in REAL_COUNTS} == REAL_COUNTS

@@ -1,4 +1,4 @@
-"""softloc.data.robotcar: INS interpolation against known motion, Bayer round trip, clear errors."""
+"""softloc.datasets.formats.robotcar_raw: INS interpolation against known motion, Bayer round trip, clear errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from softloc.data import robotcar
-from softloc.data.synthetic import bayer_gbrg  # the mosaic the generator writes
+from softloc.datasets.formats import robotcar_raw as robotcar
+from softloc.synthetic.robotcar_world import bayer_gbrg  # the mosaic the generator writes
 
 T0 = 1_418_000_000_000_000  # microseconds, December 2014 like RobotCar's traversals
 

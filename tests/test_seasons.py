@@ -13,10 +13,10 @@ import pytest
 
 from softloc import datasets
 from softloc.config import ParamsError, validate_params
-from softloc.data import seasons as files
-from softloc.data import synthetic_seasons
+from softloc.datasets.formats import seasons_files as files
+from softloc.synthetic import seasons_world as synthetic_seasons
 from softloc.datasets import seasons
-from softloc.evaluation import retrieve
+from softloc.evaluate import retrieve
 from softloc.params import load_params
 from softloc.seasons_eval import pose_errors, pose_metrics, submission_lines
 

@@ -14,7 +14,7 @@ import pytest
 import utm
 
 from softloc import io, schemas
-from softloc.data import synthetic, synthetic_render, synthetic_town
+from softloc.synthetic import render as synthetic_render, robotcar_world as synthetic, town as synthetic_town
 
 TINY = {
     "seed": 3,

@@ -1,4 +1,4 @@
-"""The embedded Pittsburgh-format set (softloc.data.synthetic_pittsburgh): the real layout, a list
+"""The embedded Pittsburgh-format set (softloc.synthetic.pittsburgh_world): the real layout, a list
 file the real reader reads, the two pitches' geometry, and byte-identical output on any core count."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from softloc.data import pittsburgh, synthetic_pittsburgh
+from softloc.datasets.formats import pittsburgh_mat as pittsburgh
+from softloc.synthetic import pittsburgh_world as synthetic_pittsburgh
 from softloc.datasets import pittsburgh as pittsburgh_format
 
 from conftest import TINY_PITTSBURGH

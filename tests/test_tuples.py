@@ -1,4 +1,4 @@
-"""softloc.tuples and the index stage on a small hand-made pose table: regions, reference and
+"""softloc.index and the index stage on a small hand-made pose table: regions, reference and
 queries, anchor neighbour lists, the training sampler's close / far sets over them, determinism."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from softloc import geometry, io, tuples
+from softloc import geometry, io, index as tuples
 from softloc.geometry import Box
 from softloc.mining import TupleSampler, TupleSpec
 from softloc.schemas import IMAGES, SPLIT_IMAGES, TRAIN_ANCHORS
-from softloc.tuples import run_index
+from softloc.index import run_index
 
 E0, N0 = 600_000.0, 5_700_000.0
 # name, condition, reverse, lane (m, + = north of the road axis)

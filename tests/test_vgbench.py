@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import torch
 
-from softloc.data import pittsburgh, synthetic_pittsburgh
+from softloc.datasets.formats import pittsburgh_mat as pittsburgh
+from softloc.synthetic import pittsburgh_world as synthetic_pittsburgh
 from softloc.datasets import get
 from softloc.datasets import pittsburgh as pittsburgh_format
 from softloc.datasets import vgbench

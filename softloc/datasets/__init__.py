@@ -1,4 +1,4 @@
-"""Test-set formats behind one seam (softloc.datasets.base): a module per format, by name.
+"""Test-set formats behind one seam (softloc.datasets.seam): a module per format, by name.
 
 params.yaml `testsets.<name>.format` names the module; `get(format)` returns it. To add a
 dataset, write softloc/datasets/<format>.py with `read_split(cfg)` (reference and query tables,
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from softloc.datasets.base import TestSplit, testset_table
+from softloc.datasets.seam import TestSplit, testset_table
 
 FORMATS = ("robotcar", "pittsburgh", "vgbench", "seasons")
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
-from softloc.data.robotcar import load_image as load_bayer_png
-from softloc.datasets.base import TestSplit, testset_table
+from softloc.datasets.formats.robotcar_raw import load_image as load_bayer_png
+from softloc.datasets.seam import TestSplit, testset_table
 from softloc.io import read_parquet
 from softloc.schemas import SPLIT_IMAGES
 

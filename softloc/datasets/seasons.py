@@ -29,9 +29,9 @@ retrieval group holds the slice. The query condition is the slice's scene (urban
 suburban: 9-17, park: 18-25), the benchmark's reporting unit; references are `reference`.
 
 Retrieval must stay within one `camera` value (a rear reference's pose on a left query is off by
-about 90 degrees; another CMU slice is another map): softloc.evaluation.retrieve searches each
+about 90 degrees; another CMU slice is another map): softloc.evaluate.retrieve searches each
 camera's references only. Positions: easting/northing are the camera centres on the SfM frame's
-ground plane (softloc.data.seasons.ground_plane_axes, axes from the references' rotations),
+ground plane (softloc.datasets.formats.seasons_files.ground_plane_axes, axes from the references' rotations),
 metres, utm_zone ""; the 6-DoF pose columns hold the NVM pose (world-to-camera quaternion,
 camera centre). Query conditions keep the dataset's names (`night-rain`, `overcast-winter`).
 """
@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
-from softloc.data import seasons as files
-from softloc.datasets.base import TestSplit, testset_table
+from softloc.datasets.formats import seasons_files as files
+from softloc.datasets.seam import TestSplit, testset_table
 from softloc.datasets.images import ColourStoreLoader, colour_store_loader, read_colour, store_aspect_field
 
 ROBOTCAR_NVM = "3D-models/all-merged/all.nvm"

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
-from softloc.datasets.base import TestSplit, testset_table
+from softloc.datasets.seam import TestSplit, testset_table
 from softloc.datasets.images import (CONDITION_PATTERN, ColourStoreLoader, colour_store_loader, read_colour,
                                      store_aspect_field)
 from softloc.datasets.positions import latlon, parse_zone

@@ -5,6 +5,6 @@ params.yaml `methods` entry, and every loss maps a `TupleBatch` to a scalar (mea
 """
 
 from softloc.losses import logratio, multisimilarity, soft, triplet  # noqa: F401  (registration)
-from softloc.losses.base import LOSSES, SAMPLING_KEYS, TupleBatch, build_loss, loss_hyperparameters
+from softloc.losses.registry import LOSSES, SAMPLING_KEYS, TupleBatch, build_loss, loss_hyperparameters
 
 __all__ = ["LOSSES", "SAMPLING_KEYS", "TupleBatch", "build_loss", "loss_hyperparameters"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from softloc.losses.base import TupleBatch, register
+from softloc.losses.registry import TupleBatch, register
 
 
 @register("logratio")

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from softloc.losses.base import TupleBatch, register
+from softloc.losses.registry import TupleBatch, register
 
 
 def ms_mining_masks(pos: Tensor, neg: Tensor, mask_pos: Tensor, mask_neg: Tensor, eps: float) -> tuple[Tensor, Tensor]:

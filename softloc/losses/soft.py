@@ -66,7 +66,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from softloc.losses.base import TupleBatch, register
+from softloc.losses.registry import TupleBatch, register
 from softloc.losses.multisimilarity import cosine_similarities, ms_row_losses
 
 FORMS = ("paper", "released")

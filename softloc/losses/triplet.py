@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from softloc.losses.base import TupleBatch, register
+from softloc.losses.registry import TupleBatch, register
 
 
 def squared_distances(x: Tensor, y: Tensor) -> Tensor:

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from softloc.data import synthetic_town as town
+from softloc.synthetic import town
 
 HFOV_DEG = 66.0          # RobotCar stereo centre (Bumblebee XB3, 1280x960) horizontal field of view
 CAMERA_HEIGHT_M = 1.6

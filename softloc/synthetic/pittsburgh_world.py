@@ -1,6 +1,6 @@
 """The embedded Pittsburgh-format test set: a second synthetic town seen as Street View panoramas.
 
-A town of its own (softloc.data.synthetic_town with params `synthetic_pittsburgh.seed`, so other
+A town of its own (softloc.synthetic.town with params `synthetic_pittsburgh.seed`, so other
 streets, facades and trees than the training world) is captured as Pittsburgh 250k is:
 
 - reference panoramas every `place_spacing_m` metres along the route, one lane
@@ -37,7 +37,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from softloc.data import pittsburgh, synthetic_render as rendering, synthetic_town as town
+from softloc.datasets.formats import pittsburgh_mat as pittsburgh
+from softloc.synthetic import render as rendering, town
 
 log = logging.getLogger(__name__)
 

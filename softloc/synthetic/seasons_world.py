@@ -1,7 +1,7 @@
 """The embedded Seasons set: a few locations of the synthetic town in the RobotCar Seasons layout,
 with the query poses that the real benchmark keeps hidden written to a separate truth file.
 
-A car drives short stretches ("locations") of the synthetic town's route (softloc.data.synthetic,
+A car drives short stretches ("locations") of the synthetic town's route (softloc.synthetic.robotcar_world,
 the same town as the training world, in its held-out test part) once in the reference condition
 and a few times in each query condition, with three cameras (left, rear, right: 90, 180 and 270
 degrees from the heading, mounted around the car's centre). Written, as RobotCar Seasons:
@@ -35,10 +35,10 @@ import pandas as pd
 from scipy.spatial.transform import Rotation
 
 from softloc import io
-from softloc.data import seasons as files
-from softloc.data import synthetic
-from softloc.data import synthetic_render as rendering
-from softloc.data import synthetic_town as town
+from softloc.datasets.formats import seasons_files as files
+from softloc.synthetic import robotcar_world as synthetic
+from softloc.synthetic import render as rendering
+from softloc.synthetic import town
 
 log = logging.getLogger(__name__)
 

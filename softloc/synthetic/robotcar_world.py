@@ -1,6 +1,6 @@
 """The embedded synthetic world, written in the real Oxford RobotCar raw layout.
 
-A car drives the town's route (softloc.data.synthetic_town) several times in six conditions;
+A car drives the town's route (softloc.synthetic.town) several times in six conditions;
 each run has its own start time (its folder name), lane offset, speed profile and heading
 jitter, and `reverse` runs drive it backwards. Each run writes, as RobotCar does:
 
@@ -51,8 +51,8 @@ import utm
 from tqdm import tqdm
 
 from softloc import io, schemas
-from softloc.data import synthetic_render as rendering
-from softloc.data import synthetic_town as town
+from softloc.synthetic import render as rendering
+from softloc.synthetic import town
 
 log = logging.getLogger(__name__)
 

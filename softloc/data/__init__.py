@@ -1,1 +1,0 @@
-"""Readers and writers of dataset formats (RobotCar raw layout, synthetic world)."""
