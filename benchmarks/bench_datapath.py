@@ -138,7 +138,7 @@ def main() -> None:
     from softloc.imagestore import resized_shape
     from softloc.params import load_params
 
-    compression = int(load_params()["synthetic"]["png_compression"])
+    compression = int(load_params().synthetic.png_compression)
     with tempfile.TemporaryDirectory(prefix="bench_datapath_") as tmp:
         start = time.perf_counter()
         (Path(tmp) / "frames").mkdir()

@@ -22,7 +22,7 @@ import torch
 from softloc.features import Whitening, extract_features, resolve_device
 from softloc.imagestore import open_store, resized_shape
 from softloc.models import build_network, preprocess
-from softloc.params import load_params
+from softloc.params import load_params, plain
 from softloc.pca import fit_pca
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--store", default="data/testsets/robotcar/images/reference.npy")
     args = parser.parse_args()
-    params = load_params()
+    params = plain(load_params())
     device = resolve_device(params["extract"]["device"])
     batch_size = int(params["extract"]["batch_size"])
     net = build_network(params["model"]).eval().to(device)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from softloc.synthetic import render as synthetic_render, robotcar_world as synthetic
-from softloc.params import load_params
+from softloc.params import load_params, plain
 
 
 def rate(n: int, fn) -> tuple[float, float]:
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--frames", type=int, default=600, help="frames per condition and mode")
     args = parser.parse_args()
-    cfg = synthetic.settings(load_params(args.params).get("synthetic") or {})
+    cfg = synthetic.settings(plain(load_params(args.params))["synthetic"])
     cfg["traversals"] = [{"condition": c, "runs": 1, "reverse": 0} for c in synthetic_render.CONDITION_NAMES]
     start = time.perf_counter()
     route, scenery = synthetic.build_world(cfg)

@@ -23,7 +23,7 @@ import torch
 
 from softloc.losses import TupleBatch
 from softloc.models import preprocess
-from softloc.params import load_params
+from softloc.params import load_params, plain
 from softloc.train import Split, TrainData, Trainer, init_clusters, load_train_data, refresh_cache
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--processed", default="data/processed")
     args = parser.parse_args()
-    params = load_params()
+    params = plain(load_params())
     model_cfg, train_cfg = params["model"], params["train"]
     method_cfg = params["methods"][args.method]
     if (Path(args.processed) / "images" / "train_images.npy").is_file():

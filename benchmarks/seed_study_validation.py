@@ -43,7 +43,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from softloc.params import load_params  # noqa: E402
+from softloc.params import load_params, plain  # noqa: E402
 from softloc.train import CLOSE_FROM, load_train_data, train_method  # noqa: E402
 
 FIELDS = ["method", "close_from", "seed", "overrides", "early_stop_top1", "full_budget_top1", "val_step0", "train_seconds", "val_curve"]
@@ -112,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    params = load_params()
+    params = plain(load_params())
     overrides = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     tag = " ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
     data = load_train_data("data/processed")

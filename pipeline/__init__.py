@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from softloc.config import ParamsError
+from softloc.config import Params, ParamsError
 from softloc.params import load_params
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
-def stage_params(path: str = "params.yaml") -> dict[str, Any]:
+def stage_params(path: str = "params.yaml") -> Params:
     """params.yaml checked against its schema; a problem ends the stage with its one-line message
     (the key, the value, what is allowed) and no traceback."""
     try:
@@ -31,7 +31,7 @@ def setup_logging() -> None:
 
 
 def folder_stage(doc: str, kinds: Mapping[str, tuple[Any, str]],
-                 argv: list[str] | None = None) -> tuple[str, dict[str, Any], Path]:
+                 argv: list[str] | None = None) -> tuple[str, Params, Path]:
     """Entry of a stage that writes one folder of a kind:
     `python -m pipeline.<stage> <kind> [--params P] [--out DIR]`.
 
@@ -80,7 +80,7 @@ def testset_dir(name: str) -> Path:
     return Path("data/testsets") / name
 
 
-def run_stage(doc: str, with_testset: bool) -> tuple[Run, dict[str, Any]]:
+def run_stage(doc: str, with_testset: bool) -> tuple[Run, Params]:
     """Entry of a matrix stage: `python -m pipeline.<stage> <method> <seed> [<testset>]`.
 
     A method, seed or test set that params.yaml does not list is an error naming what it lists.
@@ -93,9 +93,9 @@ def run_stage(doc: str, with_testset: bool) -> tuple[Run, dict[str, Any]]:
     args = parser.parse_args()
     setup_logging()
     params = stage_params()
-    listed = {"method": params["methods"], "seed": params["seeds"]}
+    listed = {"method": params.methods, "seed": params.seeds}
     if with_testset:
-        listed["testset"] = params["testsets"]
+        listed["testset"] = params.testsets
     for axis, values in listed.items():
         if getattr(args, axis) not in values:
             raise SystemExit(f"unknown {axis} {getattr(args, axis)!r}; params.yaml lists {sorted(values)}")

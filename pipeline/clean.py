@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params
+from softloc.params import plain
 from softloc import io
 from softloc.clean import clean_dataset
 from softloc.schemas import IMAGES
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
 
-    params = stage_params(args.params)
+    params = plain(stage_params(args.params))
     root = params["data"]["raw_root"]
     log.info("cleaning the traversals of %s with %s", root, params["clean"])
     start = time.perf_counter()

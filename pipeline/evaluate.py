@@ -23,6 +23,7 @@ import logging
 from pathlib import Path
 
 from pipeline import run_stage, testset_dir
+from softloc.params import plain
 from softloc.evaluate import RETRIEVALS, evaluate_testset
 from softloc.features import resolve_device, testset_features
 from softloc.imagestore import open_store
@@ -36,7 +37,8 @@ TRAIN_STORE = Path("data/processed/images/train_images.npy")
 
 
 def main() -> None:
-    run, params = run_stage(__doc__, with_testset=True)
+    run, typed = run_stage(__doc__, with_testset=True)
+    params = plain(typed)
     folder = testset_dir(run.testset)
     tables, stores = {}, {}
     for split in ("reference", "queries"):

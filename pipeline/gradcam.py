@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import Run, setup_logging, stage_params, testset_dir
+from softloc.params import plain
 from softloc.evaluate import RETRIEVALS
 from softloc.features import Whitening
 from softloc.gradcam import match_gradcam
@@ -39,7 +40,7 @@ OUT = Path("reports") / FIGURE3_DIR
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    params = stage_params()
+    params = plain(stage_params())
     cfg = params["gradcam"]
     testset, seed, ours = str(cfg["testset"]), int(cfg["seed"]), str(cfg["method"])
     if ours not in params["methods"]:

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params
+from softloc.params import plain
 from softloc import schemas
 from softloc.imagestore import build_store
 from softloc.io import read_parquet
@@ -27,7 +28,7 @@ log = logging.getLogger("pipeline.imagestore")
 
 def main() -> None:
     setup_logging()
-    params = stage_params()
+    params = plain(stage_params())
     raw_root = Path(params["data"]["raw_root"])
     max_side = int(params["model"]["image_max_side"])
     for split in SPLITS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from pipeline import setup_logging, stage_params
+from softloc.params import plain
 from softloc.index import run_index
 
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", default="reports/index.json")
     args = parser.parse_args(argv)
     setup_logging()
-    run_index(stage_params(args.params), args.images, args.out_dir, args.report)
+    run_index(plain(stage_params(args.params)), args.images, args.out_dir, args.report)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import Run, setup_logging, stage_params, testset_dir
+from softloc.params import plain
 from softloc.evaluate import RETRIEVALS
 from softloc.io import read_parquet, write_json
 from softloc.schemas import TESTSET_IMAGES
@@ -55,7 +56,7 @@ def top1_per_query(path: Path, n_queries: int) -> np.ndarray:
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    params = stage_params()
+    params = plain(stage_params())
     summary: dict[str, Any] = {}
     for testset, cfg in seasons_testsets(params).items():
         dataset = str(cfg["dataset"])

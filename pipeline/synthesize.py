@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pipeline import folder_stage
+from softloc.params import plain
 from softloc.io import atomic_dir
 from softloc.synthetic import pittsburgh_world, robotcar_world, seasons_world
 
@@ -60,7 +61,8 @@ WORLDS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str]] = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    kind, params, out = folder_stage(__doc__, WORLDS, argv)
+    kind, typed, out = folder_stage(__doc__, WORLDS, argv)
+    params = plain(typed)
     write, _ = WORLDS[kind]
     start = time.perf_counter()
     summary = write(params, out)

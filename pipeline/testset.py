@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params, testset_dir
+from softloc.params import plain
 from softloc import datasets
 from softloc.imagestore import build_store
 from softloc.io import write_json, write_parquet
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("name", help="a key of params.yaml `testsets`")
     name = parser.parse_args().name
     setup_logging()
-    params = stage_params()
+    params = plain(stage_params())
     if name not in params["testsets"]:
         raise SystemExit(f"unknown test set {name!r}; params.yaml testsets: {sorted(params['testsets'])}")
     cfg = params["testsets"][name]

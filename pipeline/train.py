@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from pipeline import run_stage
+from softloc.params import plain
 from softloc import distributed
 from softloc.train import load_train_data, pick_device, train_method
 
@@ -29,7 +30,8 @@ log = logging.getLogger("pipeline.train")
 
 
 def main() -> None:
-    run, params = run_stage(__doc__, with_testset=False)
+    run, typed = run_stage(__doc__, with_testset=False)
+    params = plain(typed)
     method_cfg = params["methods"][run.method]
     model_cfg = {**params["model"], "seed": run.seed}
     train_cfg = {**params["train"], "seed": run.seed}

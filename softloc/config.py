@@ -377,14 +377,14 @@ class Params(Section):
     tuples: Tuples
     model: Model
     train: Train
-    methods: Annotated[dict[Name, dict[str, Any]], Field(min_length=1)]
+    methods: Annotated[dict[Name, Method], Field(min_length=1)]
     pca: Pca
     extract: Extract
     evaluate: Evaluate
     report: Report
     gradcam: Gradcam
     seeds: Annotated[list[NonNegativeInt], Field(min_length=1)]
-    testsets: Annotated[dict[Name, dict[str, Any]], Field(min_length=1)]
+    testsets: Annotated[dict[Name, Testset], Field(min_length=1)]
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -393,15 +393,23 @@ class Params(Section):
 def validate_params(raw: Any, source: str = "params.yaml") -> Params:
     """Check a params dict against the schema and the relations between its keys.
 
-    Returns the validated model; the first problem raises ParamsError (one line naming the key).
+    Returns the validated model, with each `methods` entry an instance of its loss's model and each
+    `testsets` entry of its format's model; the first problem raises ParamsError (one line naming
+    the key).
     """
     if not isinstance(raw, Mapping):
         raise ParamsError("(top level)", raw, "expected a mapping of sections", source)
-    params = _validate(Params, raw, (), source)
-    methods = {name: _validate_method(name, entry, source) for name, entry in params.methods.items()}
-    for name, entry in params.testsets.items():
-        _validate_testset(name, entry, source)
-    _check_relations(params, methods, source)
+    typed = {}
+    for section, check in (("methods", _validate_method), ("testsets", _validate_testset)):
+        entries = raw.get(section)
+        if isinstance(entries, Mapping):
+            for name in entries:
+                if not isinstance(name, str) or re.fullmatch(NAME_PATTERN, name) is None:
+                    raise ParamsError(f"{section}[{name!r}]", name, f"String should match pattern '{NAME_PATTERN}'", source)
+            typed[section] = {name: check(name, entry, source) if isinstance(entry, Mapping) else entry
+                              for name, entry in entries.items()}
+    params = _validate(Params, {**raw, **typed}, (), source)
+    _check_relations(params, source)
     return params
 
 
@@ -453,7 +461,7 @@ def _check_seasons_relations(p: Params, fail: Callable[[str, Any, str], None]) -
         fail("gradcam.seed", p.gradcam.seed, f"one of seeds ({p.seeds})")
 
 
-def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None:
+def _check_relations(p: Params, source: str) -> None:
     """Rules between keys, each failing with the key that breaks it."""
 
     def fail(key: str, value: Any, allowed: str) -> None:
@@ -490,8 +498,8 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
         fail("evaluate.recall_at", p.evaluate.recall_at, f"at most evaluate.top_k ({p.evaluate.top_k}) references each")
     _check_seasons_relations(p, fail)
     for name, entry in p.testsets.items():
-        if entry["format"] == "robotcar" and entry["images"] != p.data.raw_root:
-            fail(f"testsets.{name}.images", entry["images"],
+        if entry.format == "robotcar" and entry.images != p.data.raw_root:
+            fail(f"testsets.{name}.images", entry.images,
                  f"data.raw_root ({p.data.raw_root}): a robotcar test set is cut from those traversals")
     if p.model.init == "imagenet" and p.model.backbone != "vgg16":
         fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 (no ImageNet weights for small)")
@@ -501,7 +509,7 @@ def _check_relations(p: Params, methods: dict[str, Method], source: str) -> None
     radius = p.tuples.max_radius_m
     if p.split.gap_m < radius:
         fail("split.gap_m", p.split.gap_m, f">= tuples.max_radius_m ({radius}): no held-out place within a tuple's reach")
-    for name, m in methods.items():
+    for name, m in p.methods.items():
         _, n_extra, disjoint = LOSS_MODELS[m.loss]
         if m.n_extra != n_extra:
             fail(f"methods.{name}.n_extra", m.n_extra, f"{n_extra} (extra images per tuple of loss {m.loss})")

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from softloc.config import ParamsError, validate_params
+from softloc.config import Params, ParamsError, validate_params
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -26,20 +26,28 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
-    """Load params.yaml as a plain dict, checked against softloc.config's schema first.
-
-    Every stage calls this before doing any work, so an unknown key, a wrong type, a value out of
-    range or a broken relation between keys stops it at once with one line naming the key
-    (ParamsError). A missing file is an error naming it.
-    """
+def read_params_yaml(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
+    """params.yaml as PyYAML reads it (a key given twice is an error), not yet checked."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: params file not found (run from the project root)")
     with open(path) as f:
         try:
-            raw = yaml.load(f, Loader=_UniqueKeyLoader)
+            return yaml.load(f, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as err:
             raise ParamsError("", None, f"not valid YAML: {' '.join(str(err).split())}", str(path)) from None
-    validate_params(raw, source=str(path))
-    return raw
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> Params:
+    """Load params.yaml checked against softloc.config's schema, as its validated model.
+
+    Every stage calls this before doing any work, so an unknown key, a wrong type, a value out of
+    range or a broken relation between keys stops it at once with one line naming the key
+    (ParamsError). A missing file is an error naming it.
+    """
+    return validate_params(read_params_yaml(path), source=str(path))
+
+
+def plain(params: Params) -> dict[str, Any]:
+    """TRANSITIONAL: the validated params as the plain dict PyYAML read (only the keys set)."""
+    return params.model_dump(exclude_unset=True, serialize_as_any=True)

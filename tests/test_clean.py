@@ -15,11 +15,11 @@ from softloc import clean
 from softloc.datasets.formats import robotcar_raw as robotcar
 from softloc.synthetic import robotcar_world as synthetic
 from softloc.io import read_parquet
-from softloc.params import load_params
+from softloc.params import load_params, plain
 from softloc.schemas import IMAGES
 
 T0 = 1_418_000_000_000_000
-PARAMS = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+PARAMS = plain(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))
 CFG = PARAMS["clean"]
 SPEED = 10.0  # m/s; images every 0.1 s, INS every 0.02 s
 NORTHING = 5_735_000.0

@@ -16,14 +16,14 @@ from softloc import config
 from softloc.config import ParamsError, validate_params
 from softloc.losses import LOSSES, SAMPLING_KEYS, loss_hyperparameters
 from softloc.losses import soft
-from softloc.params import load_params
+from softloc.params import load_params, plain
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def test_project_params_pass_and_load_unchanged() -> None:
-    assert load_params(ROOT / "params.yaml") == RAW
+    assert plain(load_params(ROOT / "params.yaml")) == RAW
 
 
 def test_testsets_and_seeds_are_checked_with_the_format_config() -> None:

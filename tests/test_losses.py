@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from softloc.losses import LOSSES, TupleBatch, build_loss
-from softloc.params import load_params
+from softloc.params import load_params, plain
 
 
 def make_batch(n_close=3, n_far=4, n_extra=0, batches=2, dim=6, seed=0, normalise=True):
@@ -386,7 +386,7 @@ def test_build_loss_checks_keys():
 
 
 def test_every_params_method_builds():
-    methods = load_params()["methods"]
+    methods = plain(load_params())["methods"]
     assert {"soft", "soft_paper", "soft_linear", "soft_tanh", "soft_sum", "triplet", "quadruplet", "lazy_triplet",
             "lazy_quadruplet", "triplet_huber", "logratio", "multisimilarity", "offtheshelf"} <= set(methods)
     for name, cfg in methods.items():
@@ -409,7 +409,7 @@ def test_every_method_trains_end_to_end_on_the_small_network():
     # and the summed losses back-propagate to the first convolution.
     from softloc.models import build_network, preprocess
 
-    params = load_params()
+    params = plain(load_params())
     net = build_network({**params["model"], "backbone": "small", "init": "random", "clusters": 4})
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (1 + 2 + 3 + 1, 24, 32, 3), dtype=torch.uint8, generator=gen)

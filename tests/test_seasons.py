@@ -17,7 +17,7 @@ from softloc.datasets.formats import seasons_files as files
 from softloc.synthetic import seasons_world as synthetic_seasons
 from softloc.datasets import seasons
 from softloc.evaluate import retrieve
-from softloc.params import load_params
+from softloc.params import read_params_yaml
 from softloc.seasons_eval import pose_errors, pose_metrics, submission_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +241,7 @@ def test_embedded_seasons_set_reads_back_with_its_truth(tmp_path: Path) -> None:
     (lambda p: p["gradcam"].update(seed=7), r"gradcam\.seed = 7"),
 ])
 def test_params_of_the_seasons_sets_and_figure3_are_checked(edit: Callable[[dict], Any], message: str) -> None:
-    raw = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    raw = read_params_yaml(ROOT / "params.yaml")
     edit(raw)
     with pytest.raises(ParamsError, match=message):
         validate_params(raw)
