@@ -1,29 +1,29 @@
 """The params.yaml schema (softloc.config): the project's params pass, mistakes fail naming the key,
-and the per-loss models stay in step with the loss constructors they mirror.
+and each loss's `methods` model is made from the params dataclass in its file.
 
 The full table of bad params and bad inputs, stage by stage, is tests/test_faults.py."""
 
 from __future__ import annotations
 
 import copy
-import inspect
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
 import yaml
 
-from softloc import config
-from softloc.config import ParamsError, validate_params
-from softloc.losses import LOSSES, SAMPLING_KEYS, loss_hyperparameters
-from softloc.losses import soft
-from softloc.params import load_params, plain
+from softloc.config import Method, ParamsError, method_model, validate_params
+from softloc.losses import LOSSES, LossParams, LossSpec, build_loss, loss_params
+from softloc.losses.registry import bounded
+from softloc.losses.triplet import TripletLoss
+from softloc.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def test_project_params_pass_and_load_unchanged() -> None:
-    assert plain(load_params(ROOT / "params.yaml")) == RAW
+    assert load_params(ROOT / "params.yaml").model_dump(exclude_unset=True, serialize_as_any=True) == RAW
 
 
 def test_testsets_and_seeds_are_checked_with_the_format_config() -> None:
@@ -65,17 +65,47 @@ def test_a_key_given_twice_is_an_error_naming_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
-def test_loss_models_mirror_the_loss_constructors(name: str) -> None:
-    model, n_extra, _ = config.LOSS_MODELS[name]
-    own = {k: f.default for k, f in model.model_fields.items() if k not in config.Method.model_fields}
-    expected = {k: v for k, v in loss_hyperparameters(name).items() if k not in SAMPLING_KEYS}
-    assert own == expected
-    assert n_extra == getattr(LOSSES[name], "n_extra", 0)
-    required = [k for k, v in loss_hyperparameters(name).items() if v is inspect.Parameter.empty]
-    assert set(required) <= SAMPLING_KEYS
+def test_method_models_are_the_loss_params(name: str) -> None:
+    model, params = method_model(name), LOSSES[name].params
+    own = {k: f.default for k, f in model.model_fields.items() if k not in Method.model_fields}
+    assert own == {f.name: f.default for f in fields(params)}
+    entry = model.model_validate({"loss": name, "r1": 10, "r2": 25, "n_extra": LOSSES[name].n_extra})
+    assert loss_params(entry) == params()
 
 
-def test_loss_names_and_soft_form_keys_match_the_registry() -> None:
-    assert set(config.LOSS_MODELS) == set(LOSSES) | {"none"}
-    assert set(config.SOFT_FORM_KEYS["paper"]) == set(soft.PAPER_KEYS)
-    assert set(config.SOFT_FORM_KEYS["released"]) == set(soft.RELEASED_KEYS)
+def test_hyperparameter_bounds_and_form_keys_come_from_the_loss_file() -> None:
+    raw = copy.deepcopy(RAW)
+    raw["methods"]["multisimilarity"]["ms_eps"] = -0.1
+    with pytest.raises(ParamsError, match=r"methods\.multisimilarity\.ms_eps = -0\.1: Input should be greater than or equal to 0"):
+        validate_params(raw)
+    raw = copy.deepcopy(RAW)
+    raw["methods"]["soft"]["eta"] = 10.0
+    with pytest.raises(ParamsError, match=r"methods\.soft\.eta = 10\.0: only with form: paper \(this entry has form: released\)"):
+        validate_params(raw)
+    raw["methods"]["soft"] = {"loss": "soft_contrastive", "r1": 15, "r2": 15, "form": "paper", "eta": 0}
+    with pytest.raises(ParamsError, match=r"methods\.soft\.eta = 0: Input should be greater than 0"):
+        validate_params(raw)
+
+
+def test_unknown_loss_lists_the_registered_names() -> None:
+    raw = copy.deepcopy(RAW)
+    raw["methods"]["soft"]["loss"] = "contrastive"
+    names = ", ".join(sorted(LOSSES))
+    assert "none" in LOSSES and "soft_contrastive" in LOSSES
+    with pytest.raises(ParamsError, match=rf"methods\.soft\.loss = 'contrastive': a loss name: one of {names}$"):
+        validate_params(raw)
+
+
+def test_a_new_loss_is_its_params_dataclass_and_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    @dataclass(frozen=True)
+    class WideParams(LossParams):
+        margin: float = bounded(0.3, ge=0)
+
+    monkeypatch.setitem(LOSSES, "wide_triplet", LossSpec(TripletLoss, WideParams, disjoint=True))
+    raw = copy.deepcopy(RAW)
+    raw["methods"]["wide"] = {"loss": "wide_triplet", "r1": 10, "r2": 25}
+    method = validate_params(raw).methods["wide"]
+    assert method.margin == 0.3 and build_loss(method).margin == 0.3
+    raw["methods"]["wide"]["marign"] = 0.5
+    with pytest.raises(ParamsError, match=r"methods\.wide\.marign = 0\.5: unknown key \(did you mean margin\?\); allowed keys: loss, margin, n_extra, r1, r2"):
+        validate_params(raw)

@@ -1,16 +1,29 @@
 """Losses against plain-numpy (loop-by-loop) references on tiny tuples, the soft loss's
-gradient directions, and build_loss's checks."""
+gradient directions, and what build_loss and the losses check. Each loss is built as a stage
+builds it: from a validated `methods` entry (softloc.config's model of it)."""
 
 from __future__ import annotations
 
 import math
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
-from softloc.losses import LOSSES, TupleBatch, build_loss
-from softloc.params import load_params, plain
+from softloc.config import Method, method_model
+from softloc.losses import TupleBatch, build_loss
+from softloc.losses.multisimilarity import MultiSimilarityLoss, MultiSimilarityParams
+from softloc.losses.soft import SoftContrastiveLoss, SoftContrastiveParams
+from softloc.losses.triplet import QuadrupletLoss, QuadrupletParams, TripletLoss, TripletParams
+from softloc.params import load_params
+
+
+def method(loss: str, **keys: Any) -> Method:
+    """A validated `methods` entry of `loss` (r1 10 m, r2 25 m unless given)."""
+    return method_model(loss).model_validate({"loss": loss, "r1": 10, "r2": 25, **keys})
 
 
 def make_batch(n_close=3, n_far=4, n_extra=0, batches=2, dim=6, seed=0, normalise=True):
@@ -58,7 +71,7 @@ def np_quadruplet(f, p, n, margin, margin2, lazy):
 def test_triplet_matches_numpy(lazy):
     # Unnormalised features make several hinges active, so sum and max really differ.
     batch, f, _ = make_batch(normalise=False, seed=1)
-    loss = build_loss({"loss": "lazy_triplet" if lazy else "triplet", "r1": 10, "r2": 25, "margin": 0.5})
+    loss = build_loss(method("lazy_triplet" if lazy else "triplet", margin=0.5))
     expected = float(np.mean(np_triplet(f, 3, 4, 0.5, lazy)))
     assert expected > 0
     assert float(loss(batch)) == pytest.approx(expected, rel=1e-5)
@@ -68,7 +81,7 @@ def test_triplet_matches_numpy(lazy):
 def test_quadruplet_matches_numpy(lazy):
     batch, f, _ = make_batch(n_extra=1, normalise=False, seed=2)
     name = "lazy_quadruplet" if lazy else "quadruplet"
-    loss = build_loss({"loss": name, "n_extra": 1, "margin": 0.5, "margin2": 1.0})
+    loss = build_loss(method(name, n_extra=1, margin=0.5, margin2=1.0))
     expected = np_quadruplet(f, 3, 4, 0.5, 1.0, lazy)
     assert float(loss(batch)) == pytest.approx(expected, rel=1e-5)
 
@@ -80,8 +93,8 @@ def test_triplet_hand_value():
     f = torch.tensor([[[0.0, 0], [1, 0], [0, 2], [2, 0], [1, 1], [1, 2]]])
     pos = torch.zeros(1, 6, 2, dtype=torch.float64)
     batch = TupleBatch(f, pos, 2, 2, 1)
-    assert float(LOSSES["triplet"](margin=1.5)(batch)) == pytest.approx(0.5)
-    assert float(LOSSES["quadruplet"](margin=1.5, margin2=0.2)(batch)) == pytest.approx(0.7)
+    assert float(TripletLoss(TripletParams(margin=1.5))(batch)) == pytest.approx(0.5)
+    assert float(QuadrupletLoss(QuadrupletParams(margin=1.5, margin2=0.2))(batch)) == pytest.approx(0.7)
 
 
 def np_huber(x, delta):
@@ -91,7 +104,7 @@ def np_huber(x, delta):
 def test_triplet_huber_matches_numpy():
     batch, f, pos = make_batch(seed=3)
     r1 = 10.0
-    loss = build_loss({"loss": "triplet_huber", "r1": r1, "r2": 25, "margin": 0.3, "huber_weight": 0.5, "delta": 0.05})
+    loss = build_loss(method("triplet_huber", r1=r1, margin=0.3, huber_weight=0.5, delta=0.05))
     trip = np_triplet(f, 3, 4, 0.3, False)
     out = []
     for b in range(f.shape[0]):
@@ -104,7 +117,7 @@ def test_triplet_huber_matches_numpy():
 
 def test_logratio_matches_numpy():
     batch, f, pos = make_batch(seed=4)
-    loss = build_loss({"loss": "logratio", "r1": 15, "r2": 15, "eps": 1e-6})
+    loss = build_loss(method("logratio", r1=15, r2=15, eps=1e-6))
     out = []
     for b in range(f.shape[0]):
         for i in range(1, 4):
@@ -141,7 +154,7 @@ def np_ms_mine(s, pos_sets, neg_sets, eps):
 @pytest.mark.parametrize("scope", ["tuple", "batch"])
 def test_multisimilarity_matches_numpy(mining, scope):
     batch, f, _ = make_batch(seed=5)
-    loss = build_loss({"loss": "multisimilarity", "r1": 10, "r2": 25, "ms_mining": mining, "ms_eps": 0.1, "label_scope": scope})
+    loss = build_loss(method("multisimilarity", ms_mining=mining, ms_eps=0.1, label_scope=scope))
     labels = [0, 0, 0, 0, 1, 2, 3, 4]
     if scope == "batch":  # every image of the batch one row; the other tuple's classes are distinct
         groups = [(f.reshape(-1, f.shape[-1]), [t * 5 + label for t in range(f.shape[0]) for label in labels])]
@@ -181,14 +194,14 @@ def test_multisimilarity_label_scope_by_hand():
         ln(1 + math.e**2) / 2 + ln(1 + 4 * t) / 50,  # c1
         ln(2 + 4 * t) / 50,                        # f1: neg f0 (S 1) and four with S 0
     ]
-    cfg = {"loss": "multisimilarity", "r1": 10, "r2": 25}
-    assert float(build_loss({**cfg, "label_scope": "tuple"})(batch)) == pytest.approx(np.mean(per_tuple), rel=1e-6)
-    assert float(build_loss(cfg)(batch)) == pytest.approx(np.mean(per_batch), rel=1e-6)  # batch: the default
+    by_tuple, by_batch = build_loss(method("multisimilarity", label_scope="tuple")), build_loss(method("multisimilarity"))
+    assert float(by_tuple(batch)) == pytest.approx(np.mean(per_tuple), rel=1e-6)
+    assert float(by_batch(batch)) == pytest.approx(np.mean(per_batch), rel=1e-6)  # batch: the default
     # one tuple per batch: both scopes agree
     one = TupleBatch(f[:1], pos[:1], 1, 1)
-    assert float(build_loss(cfg)(one)) == pytest.approx(float(build_loss({**cfg, "label_scope": "tuple"})(one)), rel=1e-6)
+    assert float(by_batch(one)) == pytest.approx(float(by_tuple(one)), rel=1e-6)
     with pytest.raises(ValueError, match="label_scope"):
-        build_loss({**cfg, "label_scope": "dataset"})
+        MultiSimilarityLoss(MultiSimilarityParams(label_scope="dataset"))
 
 
 def np_influence(y, kind, tau=15.0, gamma=0.8):
@@ -203,7 +216,7 @@ def np_influence(y, kind, tau=15.0, gamma=0.8):
 @pytest.mark.parametrize("combine", ["logsumexp", "sum"])
 def test_soft_released_matches_numpy(kind, combine):
     batch, f, pos = make_batch(seed=6)
-    cfg = {"loss": "soft_contrastive", "r1": 15, "r2": 15, "form": "released", "influence": kind, "combine": combine, "ms_mining": False}
+    cfg = method("soft_contrastive", r1=15, r2=15, form="released", influence=kind, combine=combine, ms_mining=False)
     out = []
     for b in range(f.shape[0]):
         s = cos_sim(f[b])
@@ -223,7 +236,7 @@ def test_soft_released_matches_numpy(kind, combine):
 @pytest.mark.parametrize("combine", ["logsumexp", "sum"])
 def test_soft_released_with_ms_mining_matches_numpy(combine):
     batch, f, pos = make_batch(seed=9)
-    cfg = {"loss": "soft_contrastive", "combine": combine, "ms_eps": 0.05}  # ms_mining: on by default
+    cfg = method("soft_contrastive", combine=combine, ms_eps=0.05)  # ms_mining: on by default
     out = []
     for b in range(f.shape[0]):
         s = cos_sim(f[b])
@@ -245,7 +258,7 @@ def test_soft_released_with_ms_mining_matches_numpy(combine):
             out += np_ms_rows(P, N, pos_sets, neg_sets, 2.0, 50.0, 1.0)
     mined = float(build_loss(cfg)(batch))
     assert mined == pytest.approx(float(np.mean(out)), rel=1e-5, abs=1e-7)
-    assert mined != pytest.approx(float(build_loss({**cfg, "ms_mining": False})(batch)), rel=1e-3)
+    assert mined != pytest.approx(float(build_loss(cfg.model_copy(update={"ms_mining": False}))(batch)), rel=1e-3)
 
 
 def test_soft_released_ms_mining_by_hand():
@@ -271,7 +284,7 @@ def test_soft_released_ms_mining_by_hand():
         ln(1 + e(0.72) + e(0.88)) / 2 + ln(1 + e(50 * (s23 - 1))) / 50,
         ln(1 + 2 * e(-25.0) + e(50 * (s23 - 1))) / 50,
     ]
-    cfg = {"loss": "soft_contrastive", "form": "released", "influence": "linear", "tau": 10.0}
+    cfg = method("soft_contrastive", form="released", influence="linear", tau=10.0)
     assert float(build_loss(cfg)(batch)) == pytest.approx(np.mean(rows), rel=1e-5)  # ms_mining: the default
     # without mining every pair with a non-zero weight counts (row 0 keeps both positives, all negatives)
     unmined0 = ln(1 + e(1.0) + e(0.72)) / 2 + ln(1 + e(-25.0) + e(50 * (0.16 - 1)) + e(-25.0)) / 50
@@ -279,7 +292,7 @@ def test_soft_released_ms_mining_by_hand():
                 ln(1 + e(1.0) + e(0.88)) / 2 + ln(1 + e(-25.0) + e(50 * (0.24 - 1)) + e(-25.0)) / 50,
                 ln(1 + e(0.72) + e(0.88)) / 2 + ln(1 + e(50 * (0.16 - 1)) + e(50 * (0.24 - 1)) + e(50 * (s23 - 1))) / 50,
                 rows[3]]
-    assert float(build_loss({**cfg, "ms_mining": False})(batch)) == pytest.approx(np.mean(rows_off), rel=1e-5)
+    assert float(build_loss(cfg.model_copy(update={"ms_mining": False}))(batch)) == pytest.approx(np.mean(rows_off), rel=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["sigmoid", "linear", "tanh"])
@@ -287,7 +300,7 @@ def test_soft_released_ms_mining_by_hand():
 def test_soft_paper_matches_numpy(kind, combine):
     batch, f, pos = make_batch(seed=7)
     eta, mu, nu = 4.0, 3.0, 5.0
-    cfg = {"loss": "soft_contrastive", "form": "paper", "influence": kind, "combine": combine, "eta": eta, "mu": mu, "nu": nu}
+    cfg = method("soft_contrastive", form="paper", influence=kind, combine=combine, eta=eta, mu=mu, nu=nu)
     out = []
     for b in range(f.shape[0]):
         sp, sm = [], []
@@ -338,7 +351,7 @@ def grads_toward_anchor(cfg, y_i, y_j):
 @pytest.mark.parametrize("form", ["paper", "released"])
 @pytest.mark.parametrize("combine", ["logsumexp", "sum"])
 def test_soft_close_pulled_far_pushed(form, combine):
-    cfg = {"loss": "soft_contrastive", "form": form, "influence": "sigmoid", "combine": combine}
+    cfg = method("soft_contrastive", form=form, influence="sigmoid", combine=combine)
     toward_i, toward_j, _ = grads_toward_anchor(cfg, y_i=4.0, y_j=40.0)
     assert toward_i < 0, "a close image (y < tau) must be pulled toward the anchor"
     assert toward_j > 0, "a far image (y > tau) must be pushed away from the anchor"
@@ -347,7 +360,7 @@ def test_soft_close_pulled_far_pushed(form, combine):
 @pytest.mark.parametrize("form", ["paper", "released"])
 @pytest.mark.parametrize("kind", ["sigmoid", "linear", "tanh"])
 def test_soft_sum_pull_push_for_every_influence(form, kind):
-    cfg = {"loss": "soft_contrastive", "form": form, "influence": kind, "combine": "sum"}
+    cfg = method("soft_contrastive", form=form, influence=kind, combine="sum")
     toward_i, toward_j, _ = grads_toward_anchor(cfg, y_i=3.0, y_j=40.0)
     assert toward_i < 0 and toward_j > 0
 
@@ -356,7 +369,7 @@ def test_soft_sum_pull_push_for_every_influence(form, kind):
 @pytest.mark.parametrize("kind, crossing", [("sigmoid", 15.0), ("linear", 7.5), ("tanh", 15.0 * math.atanh(0.5))])
 def test_soft_sum_no_force_at_crossing(form, kind, crossing):
     # Sum variant: an image where g+ = g- (tau for the sigmoid) feels no force at all.
-    cfg = {"loss": "soft_contrastive", "form": form, "influence": kind, "combine": "sum"}
+    cfg = method("soft_contrastive", form=form, influence=kind, combine="sum")
     _, toward_j, g = grads_toward_anchor(cfg, y_i=crossing, y_j=40.0)
     assert np.abs(g[1]).max() < 1e-6
     assert toward_j > 0  # the far image is still pushed: the test sees real gradients
@@ -366,34 +379,32 @@ def test_soft_sum_no_force_at_crossing(form, kind, crossing):
 def test_soft_ignores_extra_images(form):
     batch, _, _ = make_batch(n_extra=1, seed=8)
     f = batch.features.clone().requires_grad_()
-    build_loss({"loss": "soft_contrastive", "form": form})(TupleBatch(f, batch.positions, 3, 4, 1)).backward()
+    build_loss(method("soft_contrastive", form=form))(TupleBatch(f, batch.positions, 3, 4, 1)).backward()
     assert torch.all(f.grad[:, -1] == 0)
     assert f.grad[:, 0].abs().sum() > 0
 
 
-def test_build_loss_checks_keys():
-    assert build_loss({"loss": "none", "r1": 10, "r2": 25}) is None
-    with pytest.raises(ValueError, match="gama"):
-        build_loss({"loss": "soft_contrastive", "gama": 0.8})
+def test_build_loss_and_the_losses_check_what_they_are_given():
+    # softloc.config checks names, keys, types, bounds and n_extra (tests/test_config.py, test_faults.py)
+    assert build_loss(method("none")) is None
+    with pytest.raises(ValidationError, match="gama"):
+        method("soft_contrastive", gama=0.8)
+    # a loss built without the schema still refuses keys of the other form and unknown choices
     with pytest.raises(ValueError, match="form 'paper'"):
-        build_loss({"loss": "soft_contrastive", "form": "paper", "beta": 50})
-    with pytest.raises(ValueError, match="unknown loss"):
-        build_loss({"loss": "contrastive"})
-    with pytest.raises(ValueError, match="n_extra: 1"):
-        build_loss({"loss": "quadruplet", "n_extra": 0})
+        build_loss(method("soft_contrastive", form="paper", beta=50.0))
     with pytest.raises(ValueError, match="influence"):
-        build_loss({"loss": "soft_contrastive", "influence": "cosine"})
+        SoftContrastiveLoss(SoftContrastiveParams(influence="cosine"))
 
 
 def test_every_params_method_builds():
-    methods = plain(load_params())["methods"]
+    methods = load_params().methods
     assert {"soft", "soft_paper", "soft_linear", "soft_tanh", "soft_sum", "triplet", "quadruplet", "lazy_triplet",
             "lazy_quadruplet", "triplet_huber", "logratio", "multisimilarity", "offtheshelf"} <= set(methods)
-    for name, cfg in methods.items():
-        loss = build_loss(cfg)
-        assert (loss is None) == (cfg["loss"] == "none"), name
-        assert "r1" in cfg and "r2" in cfg and "n_extra" in cfg, name
-    assert methods["soft"]["r1"] == methods["soft"]["r2"] == 15 and methods["triplet"]["r2"] == 25
+    for name, entry in methods.items():
+        loss = build_loss(entry)
+        assert (loss is None) == (entry.loss == "none"), name
+        assert {"r1", "r2", "n_extra"} <= entry.model_fields_set, name
+    assert methods["soft"].r1 == methods["soft"].r2 == 15 and methods["triplet"].r2 == 25
 
 
 def test_tuple_batch_rejects_bad_shapes_and_float32_utm():
@@ -409,18 +420,18 @@ def test_every_method_trains_end_to_end_on_the_small_network():
     # and the summed losses back-propagate to the first convolution.
     from softloc.models import build_network, preprocess
 
-    params = plain(load_params())
-    net = build_network({**params["model"], "backbone": "small", "init": "random", "clusters": 4})
+    params = load_params()
+    net = build_network({**params.model.model_dump(), "backbone": "small", "init": "random", "clusters": 4})
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (1 + 2 + 3 + 1, 24, 32, 3), dtype=torch.uint8, generator=gen)
     positions = torch.tensor([[0, 0], [3, 1], [-2, 5], [30, 0], [0, 45], [-60, 10], [200, 200]], dtype=torch.float64)
     out = net(preprocess(images))
     total = 0.0
-    for name, cfg in params["methods"].items():
-        loss_fn = build_loss(cfg)
+    for name, entry in params.methods.items():
+        loss_fn = build_loss(entry)
         if loss_fn is None:
             continue
-        n_extra = cfg["n_extra"]
+        n_extra = entry.n_extra
         keep = list(range(6)) + ([6] if n_extra else [])
         loss = loss_fn(TupleBatch(out[keep][None], positions[keep][None], 2, 3, n_extra))
         (grad,) = torch.autograd.grad(loss, out, retain_graph=True)

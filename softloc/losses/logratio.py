@@ -14,19 +14,28 @@ changes nothing measurable otherwise (the release has no eps). The paper's "log-
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
-from softloc.losses.registry import TupleBatch, register
+from softloc.losses.registry import LossParams, TupleBatch, bounded, register
 
 
-@register("logratio")
+@dataclass(frozen=True)
+class LogRatioParams(LossParams):
+    """logratio: eps, the guard added to every squared distance."""
+
+    eps: float = bounded(1e-6, gt=0)
+
+
+@register("logratio", LogRatioParams, disjoint=False)   # ratios of distances: no close/far roles
 class LogRatioLoss(nn.Module):
     """Match log ratios of squared feature distances to log ratios of squared metre distances."""
 
-    def __init__(self, eps: float = 1e-6) -> None:
+    def __init__(self, hp: LogRatioParams = LogRatioParams()) -> None:
         super().__init__()
-        self.eps = float(eps)
+        self.eps = float(hp.eps)
 
     def forward(self, batch: TupleBatch) -> Tensor:
         if batch.n_close < 1 or batch.n_far < 1:

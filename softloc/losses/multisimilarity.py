@@ -27,11 +27,29 @@ Extra images (n_extra) are not used.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal, get_args
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from softloc.losses.registry import TupleBatch, register
+from softloc.losses.registry import LossParams, TupleBatch, bounded, register
+
+LabelScope = Literal["batch", "tuple"]
+LABEL_SCOPES = get_args(LabelScope)
+
+
+@dataclass(frozen=True)
+class MultiSimilarityParams(LossParams):
+    """multisimilarity: alpha, beta, lam, the pair mining (ms_mining, ms_eps) and the label scope."""
+
+    alpha: float = bounded(2.0, gt=0)
+    beta: float = bounded(50.0, gt=0)
+    lam: float = 1.0
+    ms_mining: bool = False
+    ms_eps: float = bounded(0.1, ge=0)
+    label_scope: LabelScope = "batch"
 
 
 def ms_mining_masks(pos: Tensor, neg: Tensor, mask_pos: Tensor, mask_neg: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -71,24 +89,21 @@ def cosine_similarities(features: Tensor) -> Tensor:
     return (f @ f.transpose(1, 2)).clamp(min=0.0)
 
 
-LABEL_SCOPES = ("batch", "tuple")
-
-
 def tuple_labels(n_close: int, n_far: int) -> Tensor:
     """(1+P+N,) class labels of one tuple: 0 for the anchor and its close images, 1..N for the far images."""
     return torch.cat([torch.zeros(1 + n_close, dtype=torch.long), torch.arange(1, n_far + 1)])
 
 
-@register("multisimilarity")
+@register("multisimilarity", MultiSimilarityParams, disjoint=True)
 class MultiSimilarityLoss(nn.Module):
     """Multi-similarity loss over tuples: anchor + close = one class, each far image its own."""
 
-    def __init__(self, alpha: float = 2.0, beta: float = 50.0, lam: float = 1.0, ms_mining: bool = False, ms_eps: float = 0.1, label_scope: str = "batch") -> None:
+    def __init__(self, hp: MultiSimilarityParams = MultiSimilarityParams()) -> None:
         super().__init__()
-        if label_scope not in LABEL_SCOPES:
-            raise ValueError(f"multisimilarity: label_scope must be one of {LABEL_SCOPES}, got {label_scope!r}")
-        self.alpha, self.beta, self.lam = float(alpha), float(beta), float(lam)
-        self.ms_mining, self.ms_eps, self.label_scope = bool(ms_mining), float(ms_eps), label_scope
+        if hp.label_scope not in LABEL_SCOPES:
+            raise ValueError(f"multisimilarity: label_scope must be one of {LABEL_SCOPES}, got {hp.label_scope!r}")
+        self.alpha, self.beta, self.lam = float(hp.alpha), float(hp.beta), float(hp.lam)
+        self.ms_mining, self.ms_eps, self.label_scope = bool(hp.ms_mining), float(hp.ms_eps), hp.label_scope
 
     def forward(self, batch: TupleBatch) -> Tensor:
         features = batch.tuple_features

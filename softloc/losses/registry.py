@@ -2,22 +2,25 @@
 
 A tuple is one anchor, its close images, its far images and, for the quadruplet losses, extra
 images far from everything. A batch stacks B such tuples, all with the same layout.
+
+Each loss file declares its hyperparameters as a `LossParams` dataclass (the defaults' one home)
+and registers its nn.Module with it; softloc.config makes the pydantic model of the loss's
+`methods` entries from that dataclass. The dataclasses are plain Python, so the losses import
+without pydantic (absent on the GPU machine that runs benchmarks/gpu_check.py).
 """
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, field, fields
+from types import SimpleNamespace
+from typing import Any, Callable, Mapping, Protocol
 
 import torch
 from torch import Tensor, nn
 
-# Keys of a params.yaml `methods` entry that configure tuple sampling, not the loss. A loss that
-# needs one of them (triplet_huber scales by r1) declares it as a constructor argument and gets it.
-SAMPLING_KEYS = frozenset({"loss", "r1", "r2", "n_extra"})
-
-LOSSES: dict[str, type[nn.Module]] = {}
+# Keys of every params.yaml `methods` entry: the loss's name and the tuple sampling (softloc.config's
+# Method). A loss that reads one of them (triplet_huber scales by r1) registers it as `sampling`.
+BASE_KEYS = ("loss", "r1", "r2", "n_extra")
 
 
 @dataclass
@@ -97,48 +100,87 @@ class TupleBatch:
         return (pos[:, :, None] - pos[:, None, :]).norm(dim=-1).to(self.features.device, torch.float32)
 
 
-def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
-    """Class decorator: make a loss available to `build_loss` under `name`."""
+class LossParams:
+    """Base of a loss's hyperparameters: subclasses are frozen dataclasses whose field defaults are
+    the loss's defaults and whose field metadata bound the values (`bounded`)."""
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        """(key, what is allowed) for each set key that its other keys rule out; none by default."""
+        return []
+
+
+def bounded(default: Any, **bounds: float) -> Any:
+    """A hyperparameter field with its default and bounds (pydantic Field keywords: gt, ge, le, lt,
+    min_length), which softloc.config checks."""
+    return field(default=default, metadata=bounds)
+
+
+class MethodEntry(Protocol):
+    """A validated params.yaml `methods` entry (softloc.config's model of it): the base keys, and the
+    loss's hyperparameters as attributes."""
+
+    loss: str
+    r1: float
+    r2: float
+    n_extra: int
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A registered loss: its nn.Module (None for `none`: no training), its hyperparameters, the
+    extra images per tuple it needs, whether its close and far images must be disjoint (r1 <= r2),
+    and the base keys its constructor takes besides the hyperparameters."""
+
+    module: type[nn.Module] | None
+    params: type[LossParams]
+    disjoint: bool
+    n_extra: int = 0
+    sampling: tuple[str, ...] = ()
+
+
+LOSSES: dict[str, LossSpec] = {}
+
+
+def add_loss(name: str, spec: LossSpec) -> None:
+    """Make a loss available to softloc.config and `build_loss` under `name`."""
+    if name in LOSSES:
+        raise ValueError(f"loss name {name!r} registered twice")
+    LOSSES[name] = spec
+
+
+def register(name: str, params: type[LossParams], *, disjoint: bool, n_extra: int = 0,
+             sampling: tuple[str, ...] = ()) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: register an nn.Module built as `cls(params_instance, **sampling keys)`."""
 
     def add(cls: type[nn.Module]) -> type[nn.Module]:
-        if name in LOSSES:
-            raise ValueError(f"loss name {name!r} registered twice")
-        LOSSES[name] = cls
+        add_loss(name, LossSpec(cls, params, disjoint, n_extra, sampling))
         return cls
 
     return add
 
 
-def loss_hyperparameters(name: str) -> dict[str, Any]:
-    """The hyperparameters loss `name` accepts, with their defaults."""
-    params = inspect.signature(LOSSES[name]).parameters
-    return {k: p.default for k, p in params.items() if k != "self"}
+def loss_params(method: MethodEntry) -> LossParams:
+    """The hyperparameters of a `methods` entry, as its loss's dataclass."""
+    params = LOSSES[method.loss].params
+    return params(**{f.name: getattr(method, f.name) for f in fields(params)})
 
 
-def build_loss(method_cfg: dict[str, Any]) -> nn.Module | None:
-    """Build the loss named by `method_cfg["loss"]` with the entry's hyperparameters.
-
-    `loss: none` (the off-the-shelf method) returns None. Sampling keys (r1, r2, n_extra) are
-    passed only to a loss that declares them; any other key the loss does not take is an error,
-    so a misspelt hyperparameter never silently falls back to its default. `n_extra` must match
-    the loss's class attribute `n_extra` (1 for the quadruplet losses, 0 otherwise).
-    """
-    if "loss" not in method_cfg:
-        raise ValueError(f"method entry {method_cfg} has no 'loss' key; one of {sorted(LOSSES)} or none")
-    name = method_cfg["loss"]
-    if name is None or name == "none":
+def build_loss(method: MethodEntry | Mapping[str, Any]) -> nn.Module | None:
+    """The loss of a validated `methods` entry (load_params().methods[name]); None for `loss: none`."""
+    if isinstance(method, Mapping):
+        method = _plain_entry(method)
+    spec = LOSSES[method.loss]
+    if spec.module is None:
         return None
+    return spec.module(loss_params(method), **{key: getattr(method, key) for key in spec.sampling})
+
+
+def _plain_entry(entry: Mapping[str, Any]) -> SimpleNamespace:
+    """TRANSITIONAL (issue 18 item 4), until softloc/train.py and softloc/report/figures.py pass the
+    validated model: a plain-dict entry, its left-out keys at the loss's defaults (an unknown key is
+    a TypeError of the dataclass)."""
+    name = entry.get("loss")
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)} or none")
-    accepted = loss_hyperparameters(name)
-    unknown = [k for k in method_cfg if k not in accepted and k not in SAMPLING_KEYS]
-    if unknown:
-        raise ValueError(
-            f"loss {name!r} does not take {unknown}; it takes {sorted(accepted)} "
-            f"(plus sampling keys {sorted(SAMPLING_KEYS)})"
-        )
-    needs_extra = getattr(LOSSES[name], "n_extra", 0)
-    if int(method_cfg.get("n_extra", 0)) != needs_extra:
-        raise ValueError(f"loss {name!r} needs n_extra: {needs_extra} (extra images per tuple), got {method_cfg.get('n_extra', 0)}")
-    kwargs = {k: v for k, v in method_cfg.items() if k in accepted}
-    return LOSSES[name](**kwargs)
+        raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)}")
+    hp = LOSSES[name].params(**{k: v for k, v in entry.items() if k not in BASE_KEYS})
+    return SimpleNamespace(**{"n_extra": 0, **entry, **asdict(hp)})

@@ -63,17 +63,50 @@ Both forms return the mean over the tuples of the batch; extra images are not us
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal, get_args
+
 import torch
 from torch import Tensor, nn
 
-from softloc.losses.registry import TupleBatch, register
 from softloc.losses.multisimilarity import cosine_similarities, ms_row_losses
+from softloc.losses.registry import LossParams, TupleBatch, bounded, register
 
-FORMS = ("paper", "released")
-INFLUENCES = ("sigmoid", "linear", "tanh")
-COMBINES = ("logsumexp", "sum")
-PAPER_KEYS = {"eta": 10.0, "mu": 10.0, "nu": 10.0}
-RELEASED_KEYS = {"alpha": 2.0, "beta": 50.0, "lam": 1.0, "ms_mining": True, "ms_eps": 0.1}
+Form = Literal["released", "paper"]
+Influence = Literal["sigmoid", "linear", "tanh"]
+Combine = Literal["logsumexp", "sum"]
+FORMS, INFLUENCES, COMBINES = get_args(Form), get_args(Influence), get_args(Combine)
+# The keys of one form only, with their defaults: set for the other form, they are an error.
+FORM_DEFAULTS = {
+    "paper": {"eta": 10.0, "mu": 10.0, "nu": 10.0},
+    "released": {"alpha": 2.0, "beta": 50.0, "lam": 1.0, "ms_mining": True, "ms_eps": 0.1},
+}
+
+
+@dataclass(frozen=True)
+class SoftContrastiveParams(LossParams):
+    """soft_contrastive: form, influence, combination, gamma, tau and the keys of one form (None:
+    the form's default in FORM_DEFAULTS)."""
+
+    form: Form = "released"
+    influence: Influence = "sigmoid"
+    combine: Combine = "logsumexp"
+    gamma: float = bounded(0.8, gt=0)
+    tau: float = bounded(15.0, gt=0)
+    eta: float | None = bounded(None, gt=0)
+    mu: float | None = None
+    nu: float | None = bounded(None, gt=0)
+    alpha: float | None = bounded(None, gt=0)
+    beta: float | None = bounded(None, gt=0)
+    lam: float | None = None
+    ms_mining: bool | None = None
+    ms_eps: float | None = bounded(None, ge=0)
+
+    def conflicts(self) -> list[tuple[str, str]]:
+        """The keys set that belong to the other form: a params override never silently does nothing."""
+        other = "released" if self.form == "paper" else "paper"
+        return [(key, f"only with form: {other} (this entry has form: {self.form})")
+                for key in FORM_DEFAULTS[other] if getattr(self, key) is not None]
 
 
 def influence(y: Tensor, kind: str, tau: float, gamma: float) -> tuple[Tensor, Tensor]:
@@ -89,7 +122,7 @@ def influence(y: Tensor, kind: str, tau: float, gamma: float) -> tuple[Tensor, T
     raise ValueError(f"unknown influence {kind!r}; expected one of {INFLUENCES}")
 
 
-@register("soft_contrastive")
+@register("soft_contrastive", SoftContrastiveParams, disjoint=False)   # close and far one set, weighted by distance
 class SoftContrastiveLoss(nn.Module):
     """The soft contrastive loss; see the module docstring for both forms and their defaults.
 
@@ -97,34 +130,18 @@ class SoftContrastiveLoss(nn.Module):
     released) are an error with the other form, so a params override never silently does nothing.
     """
 
-    def __init__(
-        self,
-        form: str = "released",
-        influence: str = "sigmoid",
-        combine: str = "logsumexp",
-        gamma: float = 0.8,
-        tau: float = 15.0,
-        eta: float | None = None,
-        mu: float | None = None,
-        nu: float | None = None,
-        alpha: float | None = None,
-        beta: float | None = None,
-        lam: float | None = None,
-        ms_mining: bool | None = None,
-        ms_eps: float | None = None,
-    ) -> None:
+    def __init__(self, hp: SoftContrastiveParams = SoftContrastiveParams()) -> None:
         super().__init__()
-        for name, value, allowed in (("form", form, FORMS), ("influence", influence, INFLUENCES), ("combine", combine, COMBINES)):
-            if value not in allowed:
-                raise ValueError(f"soft_contrastive: {name} must be one of {allowed}, got {value!r}")
-        given = {"eta": eta, "mu": mu, "nu": nu, "alpha": alpha, "beta": beta, "lam": lam, "ms_mining": ms_mining, "ms_eps": ms_eps}
-        own, other = (PAPER_KEYS, RELEASED_KEYS) if form == "paper" else (RELEASED_KEYS, PAPER_KEYS)
-        wrong = sorted(k for k in other if given[k] is not None)
+        for name, allowed in (("form", FORMS), ("influence", INFLUENCES), ("combine", COMBINES)):
+            if getattr(hp, name) not in allowed:
+                raise ValueError(f"soft_contrastive: {name} must be one of {allowed}, got {getattr(hp, name)!r}")
+        own = FORM_DEFAULTS[hp.form]
+        wrong = sorted(key for key, _ in hp.conflicts())
         if wrong:
-            raise ValueError(f"soft_contrastive: {wrong} do not apply to form {form!r}; it takes {sorted(own)}")
-        self.form, self.influence, self.combine = form, influence, combine
-        self.gamma, self.tau = float(gamma), float(tau)
-        self.hp = {k: (default if given[k] is None else type(default)(given[k])) for k, default in own.items()}
+            raise ValueError(f"soft_contrastive: {wrong} do not apply to form {hp.form!r}; it takes {sorted(own)}")
+        self.form, self.influence, self.combine = hp.form, hp.influence, hp.combine
+        self.gamma, self.tau = float(hp.gamma), float(hp.tau)
+        self.hp = {k: (default if getattr(hp, k) is None else type(default)(getattr(hp, k))) for k, default in own.items()}
 
     def extra_repr(self) -> str:
         hp = ", ".join(f"{k}={v}" for k, v in self.hp.items())

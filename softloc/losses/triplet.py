@@ -21,10 +21,37 @@ has a setting the release changed from these defaults.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from softloc.losses.registry import TupleBatch, register
+from softloc.losses.registry import LossParams, TupleBatch, bounded, register
+
+
+@dataclass(frozen=True)
+class TripletParams(LossParams):
+    """triplet and lazy_triplet: the hinge margin m1."""
+
+    margin: float = bounded(0.1, ge=0)
+
+
+@dataclass(frozen=True)
+class QuadrupletParams(LossParams):
+    """quadruplet and lazy_quadruplet: the margins m1 and m2."""
+
+    margin: float = bounded(0.1, ge=0)
+    margin2: float = bounded(0.2, ge=0)
+
+
+@dataclass(frozen=True)
+class TripletHuberParams(LossParams):
+    """triplet_huber: m1, the Huber term's weight, the squared feature distance's scale, Huber delta."""
+
+    margin: float = bounded(0.1, ge=0)
+    huber_weight: float = bounded(0.5, ge=0)
+    feature_scale: float = bounded(2.0, gt=0)
+    delta: float = bounded(1.0, gt=0)
 
 
 def squared_distances(x: Tensor, y: Tensor) -> Tensor:
@@ -57,51 +84,50 @@ def quadruplet_terms(batch: TupleBatch, margin2: float, lazy: bool) -> Tensor:
     return _reduce(F.relu(margin2 + best_positive(batch)[:, None] - d_other), lazy)
 
 
-@register("triplet")
+@register("triplet", TripletParams, disjoint=True)
 class TripletLoss(nn.Module):
     """NetVLAD's triplet loss: hinge against the best positive, summed over far images."""
 
     lazy = False
 
-    def __init__(self, margin: float = 0.1) -> None:
+    def __init__(self, hp: TripletParams = TripletParams()) -> None:
         super().__init__()
-        self.margin = float(margin)
+        self.margin = float(hp.margin)
 
     def forward(self, batch: TupleBatch) -> Tensor:
         return triplet_terms(batch, self.margin, self.lazy).mean()
 
 
-@register("lazy_triplet")
+@register("lazy_triplet", TripletParams, disjoint=True)
 class LazyTripletLoss(TripletLoss):
     """PointNetVLAD's lazy triplet: only the hardest far image of each tuple counts."""
 
     lazy = True
 
 
-@register("quadruplet")
+@register("quadruplet", QuadrupletParams, disjoint=True, n_extra=1)
 class QuadrupletLoss(nn.Module):
     """Quadruplet loss: triplet + a second hinge of the far images against the extra image."""
 
     lazy = False
-    n_extra = 1
 
-    def __init__(self, margin: float = 0.1, margin2: float = 0.2) -> None:
+    def __init__(self, hp: QuadrupletParams = QuadrupletParams()) -> None:
         super().__init__()
-        self.margin, self.margin2 = float(margin), float(margin2)
+        self.margin, self.margin2 = float(hp.margin), float(hp.margin2)
 
     def forward(self, batch: TupleBatch) -> Tensor:
         terms = triplet_terms(batch, self.margin, self.lazy) + quadruplet_terms(batch, self.margin2, self.lazy)
         return terms.mean()
 
 
-@register("lazy_quadruplet")
+@register("lazy_quadruplet", QuadrupletParams, disjoint=True, n_extra=1)
 class LazyQuadrupletLoss(QuadrupletLoss):
     """PointNetVLAD's lazy quadruplet: max instead of sum over far images in both hinges."""
 
     lazy = True
 
 
-@register("triplet_huber")
+@register("triplet_huber", TripletHuberParams, disjoint=True, sampling=("r1",))
 class TripletHuberLoss(nn.Module):
     """Triplet + Huber distance loss (Thoma, Paudel, Chhatkuli, Van Gool, RA-L 2020).
 
@@ -113,10 +139,10 @@ class TripletHuberLoss(nn.Module):
     Defaults as the authors' release: huber_weight 0.5, feature_scale 2, Huber delta 1, m1 0.1.
     """
 
-    def __init__(self, r1: float, margin: float = 0.1, huber_weight: float = 0.5, feature_scale: float = 2.0, delta: float = 1.0) -> None:
+    def __init__(self, hp: TripletHuberParams, r1: float) -> None:
         super().__init__()
-        self.r1, self.margin = float(r1), float(margin)
-        self.huber_weight, self.feature_scale, self.delta = float(huber_weight), float(feature_scale), float(delta)
+        self.r1, self.margin = float(r1), float(hp.margin)
+        self.huber_weight, self.feature_scale, self.delta = float(hp.huber_weight), float(hp.feature_scale), float(hp.delta)
 
     def forward(self, batch: TupleBatch) -> Tensor:
         feat = squared_distances(batch.close, batch.anchor[:, None]) / self.feature_scale
