@@ -31,19 +31,25 @@ ROBOTCAR_W, ROBOTCAR_H = 1280, 960
 
 
 def render_frames(folder: Path, n: int, compression: int) -> list[Path]:
-    """n distinct full-size Bayer PNGs of the synthetic town (conditions in turn)."""
-    from softloc.synthetic import render as synthetic_render, robotcar_world as synthetic
+    """n distinct full-size Bayer PNGs of the synthetic town (seed 0, 1,200 m route; conditions in turn)."""
+    from softloc.config import SyntheticTraversals
+    from softloc.params import load_params
+    from softloc.synthetic import robotcar_world as synthetic
+    from softloc.synthetic.looks import CONDITION_NAMES
+    from softloc.synthetic.motion import frame_times, plan_runs, run_pose
+    from softloc.synthetic.render import Renderer
 
-    cfg = synthetic.settings({"image_width": ROBOTCAR_W, "image_height": ROBOTCAR_H,
-                              "traversals": [{"condition": c, "runs": 1, "reverse": 0} for c in synthetic_render.CONDITION_NAMES]})
+    cfg = load_params().synthetic.model_copy(update={
+        "seed": 0, "route_length_m": 1200.0, "frame_spacing_m": 1.0, "image_width": ROBOTCAR_W, "image_height": ROBOTCAR_H,
+        "traversals": [SyntheticTraversals(condition=c, runs=1, reverse=0) for c in CONDITION_NAMES]})
     route, scenery = synthetic.build_world(cfg)
-    renderer = synthetic_render.Renderer(scenery, ROBOTCAR_W, ROBOTCAR_H)
-    runs = synthetic.plan_runs(cfg)
+    renderer = Renderer(scenery, ROBOTCAR_W, ROBOTCAR_H)
+    runs = plan_runs(cfg)
     paths = []
     for i in range(n):
         run = runs[i % len(runs)]
-        t = synthetic.frame_times(run)
-        x, y, yaw = synthetic.run_pose(run, route, t)
+        t = frame_times(run)
+        x, y, yaw = run_pose(run, route, t)
         j = int(len(t) * (i // len(runs) + 0.5) / (n // len(runs) + 1))
         look = renderer.make_look(run.condition, np.random.default_rng(i))
         mosaic = renderer.render_bayer(float(x[j]), float(y[j]), float(yaw[j]), look, np.random.default_rng(i))
@@ -138,7 +144,7 @@ def main() -> None:
     from softloc.imagestore import resized_shape
     from softloc.params import load_params
 
-    compression = int(load_params().synthetic.png_compression)
+    compression = load_params().synthetic.png_compression
     with tempfile.TemporaryDirectory(prefix="bench_datapath_") as tmp:
         start = time.perf_counter()
         (Path(tmp) / "frames").mkdir()

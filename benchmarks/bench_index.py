@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from softloc import geometry, io
+from softloc.config import Split, Synthetic, Tuples
+from softloc.params import load_params
 from softloc.synthetic import robotcar_world as synthetic
 from softloc.schemas import IMAGES
 from softloc.index import run_index
@@ -28,12 +30,15 @@ from softloc.index import run_index
 CONDITIONS = ("overcast", "sunny", "night", "snow", "rain", "dusk")
 
 
-def pose_table(route_m: float, runs: int, seed: int = 0) -> tuple[dict, pd.DataFrame]:
-    """The synthetic params for `runs` traversals of a `route_m` route, and its IMAGES table."""
+def pose_table(route_m: float, runs: int, seed: int = 0) -> tuple[Synthetic, pd.DataFrame]:
+    """The synthetic params for `runs` traversals of a `route_m` route, and its IMAGES table
+    (split boxes at 55-67 % and 75-100 % of the route)."""
     per = runs // len(CONDITIONS)
     traversals = [{"condition": c, "runs": per + (runs - per * len(CONDITIONS) if c == "overcast" else 0),
                    "reverse": per // 4} for c in CONDITIONS]
-    cfg = {"seed": seed, "route_length_m": route_m, "frame_spacing_m": 1.0, "traversals": traversals}
+    cfg = Synthetic.model_validate({**load_params().synthetic.model_dump(), "seed": seed, "route_length_m": route_m,
+                                    "frame_spacing_m": 1.0, "traversals": traversals,
+                                    "regions": {"val": [0.55, 0.67], "test": [0.75, 1.0]}})
     poses = synthetic.simulate_poses(cfg).sort_values(["traversal", "timestamp"], kind="stable")
     poses = poses.reset_index(drop=True)
     poses.insert(0, "image_id", np.arange(len(poses), dtype=np.int64))
@@ -53,17 +58,15 @@ def main() -> None:
 
     cfg, images = pose_table(args.route_m, args.runs)
     regions = synthetic.default_regions(cfg)
-    params = {
-        "split": {"test_region": regions["test"], "val_region": regions["val"], "gap_m": 25.0,
-                  "reference_condition": "overcast", "reference_traversal": None, "query_max_yaw_deg": 90.0, "reference_spacing_m": 1.0,
-                  "query_conditions": ["night", "overcast", "snow", "sunny"], "query_spacing_m": None},
-        "tuples": {"anchor_spacing_m": 1.0, "anchor_merge_radius_m": 6.0, "max_radius_m": 25.0, "seed": 0},
-    }
+    split = Split(test_region=regions["test"], val_region=regions["val"], gap_m=25.0, reference_condition="overcast",
+                  reference_traversal=None, query_max_yaw_deg=90.0, reference_spacing_m=1.0,
+                  query_conditions=["night", "overcast", "snow", "sunny"], query_spacing_m=None)
+    tuples = Tuples(anchor_spacing_m=1.0, anchor_merge_radius_m=6.0, max_radius_m=25.0, seed=0)
     with tempfile.TemporaryDirectory(prefix="bench_index_") as tmp:
         tmp = Path(tmp)
         io.write_parquet(images, tmp / "images.parquet", IMAGES)
         start = time.perf_counter()
-        report = run_index(params, tmp / "images.parquet", tmp / "processed", tmp / "index.json")
+        report = run_index(split, tuples, tmp / "images.parquet", tmp / "processed", tmp / "index.json")
         seconds = time.perf_counter() - start
         sizes = {p.name: round(p.stat().st_size / 2**20, 1) for p in sorted((tmp / "processed").iterdir())}
 

@@ -31,13 +31,14 @@ from softloc.synthetic.render import Renderer
 from bench_datapath import cpu_seconds  # this folder: /proc/<pid>/stat of the given processes
 from softloc.chunked import worker_pool
 from softloc.datasets import pittsburgh
+from softloc.datasets.images import ColourStoreLoader
 from softloc.imagestore import build_store
 
 
 def write_jpegs(folder: Path, n: int, width: int, height: int) -> list[Path]:
     """n JPEGs (quality 90): 32 distinct street views of the synthetic town, cycled under n names."""
-    route = town.build_route(400.0, np.random.default_rng([5, 0]))
-    renderer = Renderer(town.build_scenery(route, np.random.default_rng([5, 4])), width, height)
+    route, scenery = town.build_town(5, 400.0)
+    renderer = Renderer(scenery, width, height)
     look = renderer.make_look("sunny", np.random.default_rng(0))
     rng = np.random.default_rng(1)
     x, y, heading = route.at(town.EXTENSION_M + np.linspace(10, 390, 32))
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="best of this many builds")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    loaders = {"full": pittsburgh.load_image, "reduced": pittsburgh.store_loader({}, args.max_side)}
+    loaders = {"full": pittsburgh.load_image, "reduced": ColourStoreLoader(args.max_side)}   # pittsburgh.store_loader, store_aspect null
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_jpegs(Path(tmp), args.images, width, height)
         build_store(paths[:64], Path(tmp) / "warm.npy", args.max_side, load=loaders["full"], workers=1)

@@ -18,8 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from softloc.synthetic import render as synthetic_render, robotcar_world as synthetic
-from softloc.params import load_params, plain
+from softloc.config import SyntheticTraversals
+from softloc.params import load_params
+from softloc.synthetic import robotcar_world as synthetic
+from softloc.synthetic.looks import CONDITION_NAMES
+from softloc.synthetic.motion import frame_times, plan_runs, run_pose
+from softloc.synthetic.render import Renderer
 
 
 def rate(n: int, fn) -> tuple[float, float]:
@@ -35,19 +39,20 @@ def main() -> None:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--frames", type=int, default=600, help="frames per condition and mode")
     args = parser.parse_args()
-    cfg = synthetic.settings(plain(load_params(args.params))["synthetic"])
-    cfg["traversals"] = [{"condition": c, "runs": 1, "reverse": 0} for c in synthetic_render.CONDITION_NAMES]
+    base = load_params(args.params).synthetic
+    cfg = base.model_copy(update={"traversals": [SyntheticTraversals(condition=c, runs=1, reverse=0)
+                                                 for c in CONDITION_NAMES]})
     start = time.perf_counter()
     route, scenery = synthetic.build_world(cfg)
     print(f"town: {len(scenery.walls['x0'])} walls, {len(scenery.sprites['x'])} sprites, "
           f"{len(scenery.tiles)} ground tiles, built in {time.perf_counter() - start:.1f} s")
-    renderer = synthetic_render.Renderer(scenery, int(cfg["image_width"]), int(cfg["image_height"]))
-    print(f"image {cfg['image_width']}x{cfg['image_height']}, {args.frames} frames per condition and mode")
+    renderer = Renderer(scenery, cfg.image_width, cfg.image_height)
+    print(f"image {cfg.image_width}x{cfg.image_height}, {args.frames} frames per condition and mode")
     totals = {"render": [], "write": [], "rgb": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for run in synthetic.plan_runs(cfg):
-            t = synthetic.frame_times(run)
-            x, y, yaw = synthetic.run_pose(run, route, t)
+        for run in plan_runs(cfg):
+            t = frame_times(run)
+            x, y, yaw = run_pose(run, route, t)
             pick = np.linspace(0, len(t) - 1, args.frames).astype(int)
             look = renderer.make_look(run.condition, np.random.default_rng(0))
             rng = np.random.default_rng(1)
@@ -57,7 +62,7 @@ def main() -> None:
                 return float(x[j]), float(y[j]), float(yaw[j]), look, rng
 
             def write(i):
-                data = synthetic.encode_png(renderer.render_bayer(*pose(i)), int(cfg["png_compression"]))
+                data = synthetic.encode_png(renderer.render_bayer(*pose(i)), cfg.png_compression)
                 (Path(tmp) / f"{i}.png").write_bytes(data)
 
             results = {"render": rate(args.frames, lambda i: renderer.render_bayer(*pose(i))),
@@ -70,7 +75,8 @@ def main() -> None:
         wall = len(v) / sum(1 / w for w, _ in v)
         cpu = len(v) / sum(1 / c for _, c in v)
         print(f"all conditions, {k:6s}: {wall:6.1f} frames/s wall clock, {cpu:6.1f} frames/s process CPU")
-    big = {"route_length_m": 10_000.0, "traversals": [{"condition": "overcast", "runs": 100, "reverse": 50}]}
+    big = base.model_copy(update={"route_length_m": 10_000.0,
+                                  "traversals": [SyntheticTraversals(condition="overcast", runs=100, reverse=50)]})
     start = time.perf_counter()
     poses = synthetic.simulate_poses(big)
     print(f"pose-only: simulate_poses of {len(poses):,} poses in {time.perf_counter() - start:.1f} s")

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params
-from softloc.params import plain
 from softloc import io
 from softloc.clean import clean_dataset
 from softloc.schemas import IMAGES
@@ -29,11 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
 
-    params = plain(stage_params(args.params))
-    root = params["data"]["raw_root"]
-    log.info("cleaning the traversals of %s with %s", root, params["clean"])
+    params = stage_params(args.params)
+    root = params.data.raw_root
+    log.info("cleaning the traversals of %s with %s", root, params.clean.model_dump())
     start = time.perf_counter()
-    images, report = clean_dataset(root, params["clean"], resume_dir=RESUME)
+    images, report = clean_dataset(root, params.clean, resume_dir=RESUME)
     io.write_parquet(images, args.out, IMAGES)
     io.write_json(report, args.report)
     shutil.rmtree(RESUME, ignore_errors=True)

@@ -14,7 +14,6 @@ import logging
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params
-from softloc.params import plain
 from softloc import schemas
 from softloc.imagestore import build_store
 from softloc.io import read_parquet
@@ -28,9 +27,9 @@ log = logging.getLogger("pipeline.imagestore")
 
 def main() -> None:
     setup_logging()
-    params = plain(stage_params())
-    raw_root = Path(params["data"]["raw_root"])
-    max_side = int(params["model"]["image_max_side"])
+    params = stage_params()
+    raw_root = Path(params.data.raw_root)
+    max_side = params.model.image_max_side
     for split in SPLITS:
         images = read_parquet(PROCESSED / f"{split}.parquet", schemas.SPLIT_IMAGES)
         out = PROCESSED / "images" / f"{split}.npy"

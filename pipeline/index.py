@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 
 from pipeline import setup_logging, stage_params
-from softloc.params import plain
 from softloc.index import run_index
 
 
@@ -21,7 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", default="reports/index.json")
     args = parser.parse_args(argv)
     setup_logging()
-    run_index(plain(stage_params(args.params)), args.images, args.out_dir, args.report)
+    params = stage_params(args.params)
+    run_index(params.split, params.tuples, args.images, args.out_dir, args.report)
 
 
 if __name__ == "__main__":

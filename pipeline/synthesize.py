@@ -16,20 +16,20 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from pipeline import folder_stage
-from softloc.params import plain
+from softloc.config import Params
 from softloc.io import atomic_dir
 from softloc.synthetic import pittsburgh_world, robotcar_world, seasons_world
 
 log = logging.getLogger("synthesize")
 
 
-def write_robotcar(params: dict[str, Any], out: Path) -> str:
-    cfg = params["synthetic"]
-    log.info("synthetic: seed %s, route %s m, %sx%s images", cfg["seed"], cfg["route_length_m"],
-             cfg["image_width"], cfg["image_height"])
+def write_robotcar(params: Params, out: Path) -> str:
+    cfg = params.synthetic
+    log.info("synthetic: seed %s, route %s m, %sx%s images", cfg.seed, cfg.route_length_m,
+             cfg.image_width, cfg.image_height)
     with atomic_dir(out) as tmp:
         counts = robotcar_world.write_world(cfg, tmp)
     regions = robotcar_world.default_regions(cfg)
@@ -39,21 +39,20 @@ def write_robotcar(params: dict[str, Any], out: Path) -> str:
             f"{counts['faults']} planted image faults")
 
 
-def write_pittsburgh(params: dict[str, Any], out: Path) -> str:
+def write_pittsburgh(params: Params, out: Path) -> str:
     with atomic_dir(out) as tmp:
-        counts = pittsburgh_world.write_pittsburgh(params["synthetic_pittsburgh"], tmp)
+        counts = pittsburgh_world.write_pittsburgh(params.synthetic_pittsburgh, tmp)
     return (f"{counts['reference_panoramas']} reference and {counts['query_panoramas']} query panoramas "
             f"({counts['reference_views']} + {counts['query_views']} views)")
 
 
-def write_seasons(params: dict[str, Any], out: Path) -> str:
-    town = {k: params["synthetic"][k] for k in ("seed", "route_length_m")}
+def write_seasons(params: Params, out: Path) -> str:
     with atomic_dir(out) as tmp:
-        counts = seasons_world.write_seasons(town, params["synthetic_seasons"], tmp)
+        counts = seasons_world.write_seasons(params.synthetic, params.synthetic_seasons, tmp)
     return f"{counts['reference']} reference and {counts['queries']} query images"
 
 
-WORLDS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str]] = {
+WORLDS: dict[str, tuple[Callable[[Params, Path], str], str]] = {
     "robotcar": (write_robotcar, "data/raw/synthetic"),
     "pittsburgh": (write_pittsburgh, "data/raw/synthetic_pittsburgh"),
     "seasons": (write_seasons, "data/raw/seasons_synthetic"),
@@ -61,8 +60,7 @@ WORLDS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str]] = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    kind, typed, out = folder_stage(__doc__, WORLDS, argv)
-    params = plain(typed)
+    kind, params, out = folder_stage(__doc__, WORLDS, argv)
     write, _ = WORLDS[kind]
     start = time.perf_counter()
     summary = write(params, out)

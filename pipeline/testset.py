@@ -16,7 +16,6 @@ import logging
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params, testset_dir
-from softloc.params import plain
 from softloc import datasets
 from softloc.imagestore import build_store
 from softloc.io import write_json, write_parquet
@@ -30,20 +29,20 @@ def main() -> None:
     parser.add_argument("name", help="a key of params.yaml `testsets`")
     name = parser.parse_args().name
     setup_logging()
-    params = plain(stage_params())
-    if name not in params["testsets"]:
-        raise SystemExit(f"unknown test set {name!r}; params.yaml testsets: {sorted(params['testsets'])}")
-    cfg = params["testsets"][name]
-    fmt = datasets.get(cfg["format"])
+    params = stage_params()
+    if name not in params.testsets:
+        raise SystemExit(f"unknown test set {name!r}; params.yaml testsets: {sorted(params.testsets)}")
+    cfg = params.testsets[name]
+    fmt = datasets.get(cfg.format)
     split = fmt.read_split(cfg)
     out = testset_dir(name)
-    max_side = int(params["model"]["image_max_side"])
-    counts = {"format": cfg["format"], **split.counts}
+    max_side = params.model.image_max_side
+    counts = {"format": cfg.format, **split.counts}
     for part, table in (("reference", split.reference), ("queries", split.queries)):
         if len(table) == 0:
-            raise ValueError(f"test set {name!r} ({cfg['format']} at {cfg['split']}): no {part} images")
+            raise ValueError(f"test set {name!r} ({cfg.format} at {cfg.split}): no {part} images")
         write_parquet(table, out / f"{part}.parquet", TESTSET_IMAGES)
-        shape = build_store([Path(cfg["images"]) / p for p in table["path"]], out / "images" / f"{part}.npy",
+        shape = build_store([Path(cfg.images) / p for p in table["path"]], out / "images" / f"{part}.npy",
                             max_side, load=fmt.store_loader(cfg, max_side),
                             resume_dir=Path("data/.resume/testset") / name)
         counts[part] = {**split.counts.get(part, {}), "images": len(table), "store_shape": list(shape),

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,7 @@ from scipy.ndimage import median_filter
 from scipy.spatial import cKDTree
 
 from softloc.chunked import CHUNK_FILES, Journal, available_cores, run_chunks
-from softloc.config import CONDITION_PATTERN
+from softloc.config import CONDITION_PATTERN, Clean
 from softloc.datasets.formats import robotcar_raw as robotcar
 from softloc.schemas import IMAGES
 
@@ -84,7 +83,7 @@ def unlisted_traversals(root: str | os.PathLike, listed: set[str]) -> dict[str, 
     return unlisted
 
 
-def clean_dataset(root: str | os.PathLike, cfg: Mapping[str, Any],
+def clean_dataset(root: str | os.PathLike, cfg: Clean,
                   resume_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, dict]:
     """Every image of every listed traversal with pose, kept and reason (schemas.IMAGES), and the report.
 
@@ -97,7 +96,7 @@ def clean_dataset(root: str | os.PathLike, cfg: Mapping[str, Any],
     images = pd.concat(tables, ignore_index=True)
     images["wrong_size"] = wrong_size(images)
     trusted = images["pose_ok"].to_numpy() & ~images["off_trajectory"].to_numpy()
-    images["off_route"] = off_common_route(images, trusted, float(cfg["route_radius_m"]))
+    images["off_route"] = off_common_route(images, trusted, cfg.route_radius_m)
     images["location_outlier"] = images["pose_ok"] & (images["off_trajectory"] | images["off_route"])
     images["reason"] = first_reason(images)
     images["kept"] = images["reason"] == ""
@@ -110,12 +109,12 @@ def clean_dataset(root: str | os.PathLike, cfg: Mapping[str, Any],
 
 
 def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
-                   cfg: Mapping[str, Any], resume_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+                   cfg: Clean, resume_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """One traversal's images with pose, per-check flags and exposure, sorted by timestamp."""
     folder = Path(root) / traversal
     timestamps = np.sort(robotcar.read_traversal_timestamps(folder))
     ins = robotcar.read_ins(folder)
-    good = robotcar.good_ins_rows(ins, list(cfg["good_ins_status"]))
+    good = robotcar.good_ins_rows(ins, list(cfg.good_ins_status))
     poses = robotcar.interpolate_poses(good, timestamps)
     log.info("%s: %d images, %d INS rows (%d usable)", traversal, len(timestamps), len(ins), len(good))
 
@@ -132,14 +131,14 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
                                                           desc=traversal, resume=journal)
     images["height"], images["width"] = size[:, 0], size[:, 1]
     images["unreadable_image"] = present & np.isnan(brightness)
-    images["underexposed"] = brightness < float(cfg["underexposed_below"])
-    images["overexposed"] = brightness > float(cfg["overexposed_above"])
+    images["underexposed"] = brightness < cfg.underexposed_below
+    images["overexposed"] = brightness > cfg.overexposed_above
     ins_t = ins["timestamp"].to_numpy()
     covered = (timestamps >= ins_t[0]) & (timestamps <= ins_t[-1]) if len(ins_t) else np.zeros(len(timestamps), bool)
     images["no_ins_coverage"] = ~covered
-    images["bad_ins"] = ~images["no_ins_coverage"] & ~(images["ins_gap_s"] <= float(cfg["max_ins_gap_s"]))
+    images["bad_ins"] = ~images["no_ins_coverage"] & ~(images["ins_gap_s"] <= cfg.max_ins_gap_s)
     images["pose_ok"] = ~images["no_ins_coverage"] & ~images["bad_ins"]
-    jumps = ins_outliers(good, float(cfg["outlier_window_s"]), float(cfg["max_deviation_m"]))
+    jumps = ins_outliers(good, cfg.outlier_window_s, cfg.max_deviation_m)
     images["off_trajectory"] = images["pose_ok"] & touches(good, jumps, timestamps)
     log.info("%s: %d INS rows off the trajectory", traversal, int(jumps.sum()))
     return images

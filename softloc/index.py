@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from softloc import geometry, io
+from softloc.config import Split, Tuples
 from softloc.geometry import Box
 from softloc.schemas import IMAGES, SPLIT_IMAGES, TRAIN_ANCHORS
 
@@ -46,18 +47,18 @@ _ANCHOR_CHUNK = 256
 OUTPUT_FILES = {"test_reference": "test/reference.parquet", "test_queries": "test/queries.parquet"}  # anchors per radius query: bounds the memory of SciPy's Python lists
 
 
-def run_index(params: Mapping[str, Any], images_path: str | os.PathLike, out_dir: str | os.PathLike,
+def run_index(split: Split, tuples: Tuples, images_path: str | os.PathLike, out_dir: str | os.PathLike,
               report_path: str | os.PathLike) -> dict[str, Any]:
     """The whole index stage: read images.parquet, write the five split tables (the test split in
     out_dir/test/), train_anchors and the report (params: the `split` and `tuples` sections). Returns the report."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
     images = io.read_parquet(images_path, IMAGES)
-    tables, report = split_images(images, params["split"], float(params["tuples"]["max_radius_m"]))
+    tables, report = split_images(images, split, tuples.max_radius_m)
     for name, table in tables.items():
         io.write_parquet(table, out_dir / OUTPUT_FILES.get(name, f"{name}.parquet"), SPLIT_IMAGES)
-    log.info("building training anchors with %s", params["tuples"])
-    anchors = build_anchors(tables["train_images"], params["tuples"])
+    log.info("building training anchors with %s", tuples.model_dump())
+    anchors = build_anchors(tables["train_images"], tuples)
     io.write_parquet(anchors, out_dir / "train_anchors.parquet", TRAIN_ANCHORS)
     report["train_anchors"] = anchor_report(anchors, tables["train_images"])
     io.write_json(report, report_path)
@@ -66,16 +67,16 @@ def run_index(params: Mapping[str, Any], images_path: str | os.PathLike, out_dir
     return report
 
 
-def split_images(images: pd.DataFrame, split_cfg: Mapping[str, Any],
+def split_images(images: pd.DataFrame, split_cfg: Split,
                  max_radius_m: float) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Split the kept rows of an IMAGES table into the five SPLIT_IMAGES tables.
 
     Returns ({split name: table sorted by image_id}, report with counts per region, split,
     condition and every unused image by cause; the counts add up to the kept images).
     """
-    test_box = Box.from_dict(split_cfg.get("test_region"), "params split.test_region")
-    val_box = Box.from_dict(split_cfg.get("val_region"), "params split.val_region")
-    gap_m = float(split_cfg["gap_m"])
+    test_box = Box.from_dict(split_cfg.test_region.model_dump(), "params split.test_region")
+    val_box = Box.from_dict(split_cfg.val_region.model_dump(), "params split.val_region")
+    gap_m = split_cfg.gap_m
     if gap_m < max_radius_m:
         raise ValueError(f"params split.gap_m = {gap_m} m is below tuples.max_radius_m = {max_radius_m} m: "
                          "a held-out place could then lie within a training tuple's radius")
@@ -112,7 +113,7 @@ def split_images(images: pd.DataFrame, split_cfg: Mapping[str, Any],
     return tables, report
 
 
-def reference_and_queries(region: pd.DataFrame, split_cfg: Mapping[str, Any],
+def reference_and_queries(region: pd.DataFrame, split_cfg: Split,
                           name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Reference (one traversal, subsampled along its route) and queries of one held-out region.
 
@@ -122,22 +123,21 @@ def reference_and_queries(region: pd.DataFrame, split_cfg: Mapping[str, Any],
 
     Returns (reference, queries, counts of the region's images used by neither, by cause).
     """
-    traversal = pick_reference_traversal(region, split_cfg["reference_condition"],
-                                         split_cfg.get("reference_traversal"), name)
+    traversal = pick_reference_traversal(region, split_cfg.reference_condition, split_cfg.reference_traversal, name)
     is_reference = (region["traversal"] == traversal).to_numpy()
     # The reference condition's queries come from another day than the reference (names start YYYY-MM-DD).
-    same_day = ((region["condition"] == split_cfg["reference_condition"])
+    same_day = ((region["condition"] == split_cfg.reference_condition)
                 & (region["traversal"].str.slice(0, 10) == traversal[:10])).to_numpy() & ~is_reference
-    is_query = region["condition"].isin(list(split_cfg["query_conditions"])).to_numpy() & ~is_reference & ~same_day
+    is_query = region["condition"].isin(list(split_cfg.query_conditions)).to_numpy() & ~is_reference & ~same_day
 
-    reference_rows = _subsample_per_traversal(region[is_reference], split_cfg["reference_spacing_m"])
+    reference_rows = _subsample_per_traversal(region[is_reference], split_cfg.reference_spacing_m)
     # A query driving the other way sees the far side of the street: no reference shows its view.
     opposite = np.zeros(len(region), dtype=bool)
     if is_query.any():
         opposite[is_query] = opposite_to_reference(region[is_query], region.loc[reference_rows],
-                                                   float(split_cfg["query_max_yaw_deg"]))
+                                                   split_cfg.query_max_yaw_deg)
     is_query &= ~opposite
-    query_rows = _subsample_per_traversal(region[is_query], split_cfg.get("query_spacing_m"))
+    query_rows = _subsample_per_traversal(region[is_query], split_cfg.query_spacing_m)
     unused = {
         "queries_opposite_direction": int(opposite.sum()),
         "reference_subsampled_away": int(is_reference.sum() - len(reference_rows)),
@@ -146,25 +146,25 @@ def reference_and_queries(region: pd.DataFrame, split_cfg: Mapping[str, Any],
         "other_conditions": int((~is_reference & ~is_query & ~same_day & ~opposite).sum()),
     }
     if len(query_rows) == 0:
-        raise ValueError(f"{name} region: no images of the query conditions {list(split_cfg['query_conditions'])} "
+        raise ValueError(f"{name} region: no images of the query conditions {list(split_cfg.query_conditions)} "
                          f"outside the reference traversal {traversal}")
     return (region.loc[reference_rows].reset_index(drop=True),
             region.loc[query_rows].reset_index(drop=True), unused)
 
 
-def require_conditions(reference: pd.DataFrame, queries: pd.DataFrame, split_cfg: Mapping[str, Any]) -> None:
+def require_conditions(reference: pd.DataFrame, queries: pd.DataFrame, split_cfg: Split) -> None:
     """Stop unless the references are all of split.reference_condition and every condition of
     split.query_conditions has queries (errors name the param and what the split holds)."""
-    wanted = split_cfg["reference_condition"]
+    wanted = split_cfg.reference_condition
     found = sorted(reference["condition"].unique())
     if found != [wanted]:
         raise ValueError(f"test region: the reference (traversal {reference['traversal'].iloc[0]}) is of condition(s) "
                          f"{found}, not params split.reference_condition {wanted!r}")
     per_condition = queries["condition"].value_counts().to_dict()
-    for condition in split_cfg["query_conditions"]:
+    for condition in split_cfg.query_conditions:
         if not per_condition.get(condition):
             raise ValueError(f"test region: no query of condition {condition!r} (params split.query_conditions "
-                             f"{list(split_cfg['query_conditions'])}); queries per condition there: "
+                             f"{list(split_cfg.query_conditions)}); queries per condition there: "
                              f"{dict(sorted(per_condition.items()))}; check the conditions in traversals.csv")
 
 
@@ -221,26 +221,26 @@ def route_points(train: pd.DataFrame, spacing_m: float, merge_radius_m: float) -
     return points
 
 
-def select_anchors(train: pd.DataFrame, tuples_cfg: Mapping[str, Any]) -> np.ndarray:
+def select_anchors(train: pd.DataFrame, tuples_cfg: Tuples) -> np.ndarray:
     """Row positions in `train` of the anchors: one image per route point, drawn with the seed."""
     if len(train) == 0:
         return np.empty(0, dtype=np.int64)
-    points = route_points(train, float(tuples_cfg["anchor_spacing_m"]), float(tuples_cfg["anchor_merge_radius_m"]))
+    points = route_points(train, tuples_cfg.anchor_spacing_m, tuples_cfg.anchor_merge_radius_m)
     _, owner = geometry.nearest(geometry.build_tree(points), train[["easting", "northing"]].to_numpy())
-    priority = np.random.default_rng(int(tuples_cfg["seed"])).random(len(train))
+    priority = np.random.default_rng(tuples_cfg.seed).random(len(train))
     order = np.lexsort((priority, owner))
     first = np.ones(len(order), dtype=bool)
     first[1:] = owner[order][1:] != owner[order][:-1]
     return np.sort(order[first])
 
 
-def build_anchors(train: pd.DataFrame, tuples_cfg: Mapping[str, Any]) -> pd.DataFrame:
+def build_anchors(train: pd.DataFrame, tuples_cfg: Tuples) -> pd.DataFrame:
     """The TRAIN_ANCHORS table: anchors and every training image within tuples.max_radius_m.
 
     List columns are Arrow-backed (built from flat arrays and offsets, no Python lists of lists);
     neighbours ascend by row position, the anchor itself excluded.
     """
-    radius = float(tuples_cfg["max_radius_m"])
+    radius = tuples_cfg.max_radius_m
     anchors = select_anchors(train, tuples_cfg)
     east, north, yaw = (train[c].to_numpy(dtype=np.float64) for c in ("easting", "northing", "yaw"))
     tree = geometry.build_tree(np.column_stack([east, north])) if len(train) else None

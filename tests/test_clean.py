@@ -15,12 +15,15 @@ from softloc import clean
 from softloc.datasets.formats import robotcar_raw as robotcar
 from softloc.synthetic import robotcar_world as synthetic
 from softloc.io import read_parquet
-from softloc.params import load_params, plain
+from softloc.params import load_params, read_params_yaml
 from softloc.schemas import IMAGES
 
+from conftest import robotcar_world
+
 T0 = 1_418_000_000_000_000
-PARAMS = plain(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))
-CFG = PARAMS["clean"]
+PARAMS_YAML = Path(__file__).resolve().parents[1] / "params.yaml"
+PARAMS = read_params_yaml(PARAMS_YAML)
+CFG = load_params(PARAMS_YAML).clean
 SPEED = 10.0  # m/s; images every 0.1 s, INS every 0.02 s
 NORTHING = 5_735_000.0
 
@@ -210,10 +213,10 @@ def test_missing_traversal_list_is_an_error_naming_it(tmp_path):
 
 
 def test_synthetic_world_faults_all_caught_and_true_poses_recovered(tmp_path):
-    cfg = {"seed": 3, "route_length_m": 80.0, "image_width": 64, "image_height": 48,
-           "traversals": [{"condition": "overcast", "runs": 2, "reverse": 1},
-                          {"condition": "night", "runs": 1, "reverse": 0},
-                          {"condition": "snow", "runs": 1, "reverse": 0}]}
+    cfg = robotcar_world(seed=3, route_length_m=80.0, image_width=64, image_height=48,
+                         traversals=[{"condition": "overcast", "runs": 2, "reverse": 1},
+                                     {"condition": "night", "runs": 1, "reverse": 0},
+                                     {"condition": "snow", "runs": 1, "reverse": 0}])
     synthetic.write_world(cfg, tmp_path)
     images, report = clean.clean_dataset(tmp_path, CFG)
     truth = read_parquet(tmp_path / "synthetic_truth.parquet", synthetic.schemas.SYNTHETIC_TRUTH)

@@ -66,14 +66,14 @@ def test_exif_orientation_and_unreadable_files(tmp_path: Path) -> None:
 def test_one_store_size_for_mixed_sizes(tmp_path: Path) -> None:
     sizes = [(480, 640), (1000, 750), (960, 1280), (640, 480)]     # landscape, portrait, larger, portrait
     paths = [save_jpeg(tmp_path / f"{i}.jpg", photo(h, w, i)) for i, (h, w) in enumerate(sizes)]
-    loader = images.colour_store_loader({"store_aspect": [4, 3]}, 96)
+    loader = images.colour_store_loader([4, 3], 96)
     assert build_store(paths, tmp_path / "mixed.npy", 96, load=loader, workers=2) == (4, 72, 96, 3)
     store = open_store(tmp_path / "mixed.npy")
     np.testing.assert_array_equal(store[0], loader(paths[0]))
     # Without an aspect, images of one aspect ratio share a store; another ratio is an error naming it.
-    same_aspect = images.colour_store_loader({"store_aspect": None}, 96)
+    same_aspect = images.colour_store_loader(None, 96)
     assert build_store([paths[0], paths[2]], tmp_path / "one.npy", 96, load=same_aspect, workers=1) == (2, 72, 96, 3)
     with pytest.raises(ValueError, match=r"1.jpg: image is 72x96, expected 96x72"):
         build_store(paths[:2], tmp_path / "bad.npy", 96, load=same_aspect, workers=1)
     with pytest.raises(ValueError, match=r"store_aspect must be null or \[width, height\]"):
-        images.colour_store_loader({"store_aspect": 1.33}, 96)
+        images.colour_store_loader(1.33, 96)

@@ -30,6 +30,7 @@ import yaml
 from softloc import clean, index as tuples
 from softloc.config import ParamsError
 from softloc.datasets.formats import robotcar_raw as robotcar
+from softloc.config import Split
 from softloc.params import load_params
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -38,6 +39,7 @@ import test_tuples  # noqa: E402  (its hand-made images table and split params)
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_TEXT = (ROOT / "params.yaml").read_text()
 PARAMS = yaml.safe_load(PARAMS_TEXT)
+CLEAN = load_params(ROOT / "params.yaml").clean
 T0 = 1_418_000_000_000_000
 A, B, UNLISTED = "2014-12-01-10-00-00", "2014-12-02-10-00-00", "2014-12-05-10-00-00"
 N_IMAGES = 20
@@ -259,7 +261,7 @@ def raw_world(tmp_path_factory) -> Path:
     write_traversal(root, A, lane=-1.5)
     write_traversal(root, B, lane=1.5)
     (root / "traversals.csv").write_text(f"traversal,condition\n{A},overcast\n{B},night\n")
-    _, report = clean.clean_dataset(root, PARAMS["clean"])
+    _, report = clean.clean_dataset(root, CLEAN)
     assert report["totals"]["kept"] == 2 * N_IMAGES and not report["unlisted_traversals"]   # a good world
     return root
 
@@ -276,10 +278,10 @@ def run_fault(fault: Fault, tmp_path: Path, raw_world: Path) -> dict | None:
         root = tmp_path / "raw"
         shutil.copytree(raw_world, root)
         fault.inject(root)
-        return clean.clean_dataset(root, PARAMS["clean"])[1]
-    images, split = test_tuples.make_images(), copy.deepcopy(test_tuples.PARAMS["split"])
+        return clean.clean_dataset(root, CLEAN)[1]
+    images, split = test_tuples.make_images(), copy.deepcopy(test_tuples.SPLIT_KEYS)
     fault.inject((images, split))
-    tuples.split_images(images, split, 25.0)
+    tuples.split_images(images, Split(**split), 25.0)
     return None
 
 

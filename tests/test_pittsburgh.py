@@ -15,6 +15,8 @@ from softloc.datasets.formats import pittsburgh_mat as pittsburgh
 from softloc.datasets import pittsburgh as pittsburgh_format
 from softloc.schemas import TESTSET_IMAGES
 
+from conftest import params_testset
+
 # The real list file ships in the repository (tests/fixtures/pittsburgh/README.md: source, licence).
 LISTS = Path(__file__).resolve().parent / "fixtures" / "pittsburgh" / "pitts250k_test_lists.mat"
 
@@ -74,7 +76,7 @@ REAL_COUNTS = {
 
 
 def test_format_applies_the_papers_protocol_to_the_real_list(tmp_path: Path) -> None:
-    split = pittsburgh_format.read_split({"split": str(LISTS), "images": "pitts250k"})
+    split = pittsburgh_format.read_split(params_testset("pittsburgh", split=str(LISTS), images="pitts250k"))
     assert {k: split.counts[k] for k in REAL_COUNTS} == REAL_COUNTS
     assert split.counts["layout"] == "flat" and split.counts["utm_order"] == "easting_northing"
     reference, queries = split.reference, split.queries
@@ -112,15 +114,15 @@ def test_both_layouts_and_row_orders_give_the_same_split(tmp_path: Path, layout:
         assert lists.info == {"whichSet": "test", "numImages": 48.0, "numQueries": 24.0, "posDistThr": 25.0,
                               "posDistSqThr": 625.0, "nonTrivPosDistSqThr": 100.0}
     np.testing.assert_array_equal(lists.reference[["easting", "northing"]], reference[["easting", "northing"]])
-    split = pittsburgh_format.read_split({"split": str(path), "images": str(tmp_path)})
+    split = pittsburgh_format.read_split(params_testset("pittsburgh", split=str(path), images=str(tmp_path)))
     # Pitch 2 and the panorama 150 m from the only query are dropped and counted.
     assert split.counts["reference"] == {"read": 48, "dropped": {"other_pitch": 24, "beyond_max_reference_distance": 12},
                                          "kept": 12}
     assert split.reference["path"].tolist() == [f"000/000000_pitch1_yaw{y}.jpg" for y in range(1, 13)]
     assert split.queries["path"].iloc[0] == "queries_real/000/000007_pitch1_yaw1.jpg"
     assert split.queries["latitude"].between(40.43, 40.45).all()        # downtown Pittsburgh
-    everything = pittsburgh_format.read_split({"split": str(path), "images": str(tmp_path), "pitch": None,
-                                               "max_reference_distance_m": None, "queries_dir": ""})
+    everything = pittsburgh_format.read_split(params_testset("pittsburgh", split=str(path), images=str(tmp_path), pitch=None,
+                                                      max_reference_distance_m=None, queries_dir=""))
     assert len(everything.reference) == 48 and everything.queries["path"].iloc[0] == "000/000007_pitch1_yaw1.jpg"
 
 
@@ -147,8 +149,8 @@ def test_names_without_views_need_pitch_null(tmp_path: Path) -> None:
     path = tmp_path / "lists.mat"
     pittsburgh.write_lists(path, reference, queries)
     with pytest.raises(ValueError, match=r"'dbImageFns' row 3 '000/000000.jpg' does not end in _pitch<P>_yaw<Y>"):
-        pittsburgh_format.read_split({"split": str(path), "images": str(tmp_path)})
-    split = pittsburgh_format.read_split({"split": str(path), "images": str(tmp_path), "pitch": None})
+        pittsburgh_format.read_split(params_testset("pittsburgh", split=str(path), images=str(tmp_path)))
+    split = pittsburgh_format.read_split(params_testset("pittsburgh", split=str(path), images=str(tmp_path), pitch=None))
     assert split.counts["reference"]["dropped"] == {"beyond_max_reference_distance": 24}
-    with pytest.raises(ValueError, match="utm_zone '99Z' is not a UTM zone"):
-        pittsburgh_format.read_split({"split": str(path), "images": str(tmp_path), "pitch": None, "utm_zone": "99Z"})
+    with pytest.raises(ValueError, match="utm_zone '99T' is not a UTM zone"):   # zone 99 (a bad letter fails the CONFIG pattern)
+        pittsburgh_format.read_split(params_testset("pittsburgh", split=str(path), images=str(tmp_path), pitch=None, utm_zone="99T"))

@@ -3,7 +3,6 @@ the benchmark's measure, and the embedded synthetic Seasons set."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +18,8 @@ from softloc.datasets import seasons
 from softloc.evaluate import retrieve
 from softloc.params import read_params_yaml
 from softloc.seasons_eval import pose_errors, pose_metrics, submission_lines
+
+from conftest import robotcar_world, seasons_world, params_testset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,8 +78,8 @@ def test_pose_conventions_written_read_and_exported(tmp_path: Path) -> None:
     np.testing.assert_allclose(nvm[["qw", "qx", "qy", "qz"]].to_numpy()[0], q_left, atol=1e-12)
     np.testing.assert_allclose(nvm[["cx", "cy", "cz"]].to_numpy()[0], c_left, atol=1e-12)
 
-    split = datasets.get("seasons").read_split({"dataset": "robotcar", "split": str(tmp_path),
-                                                "images": str(tmp_path / "images")})
+    split = datasets.get("seasons").read_split(params_testset("seasons", dataset="robotcar", split=str(tmp_path),
+                                                       images=str(tmp_path / "images")))
     ref, queries = split.reference, split.queries
     assert ref["path"].tolist() == ["overcast-reference/left/1000.jpg", "overcast-reference/rear/1000.jpg"]
     assert ref["camera"].tolist() == ["left", "rear"] and queries["camera"].tolist() == ["left", "rear"]
@@ -185,8 +186,8 @@ def test_cmu_slices_cameras_scenes_and_basenames(tmp_path: Path) -> None:
         "img_01555_c1_1283347879534213us.jpg\nimg_01556_c0_1283347879634213us.jpg\n")
     (slice_dir / "camera-poses" / "some.txt").write_text(
         f"img_01556_c0_1283347879634213us.jpg {numbers(*q0, 1.2, 2.0, 3.0)}\n")
-    split = seasons.read_split({"dataset": "cmu", "split": str(tmp_path), "images": str(tmp_path),
-                                "slices": [3], "truth": "slice{slice}/camera-poses"})
+    split = seasons.read_split(params_testset("seasons", dataset="cmu", split=str(tmp_path), images=str(tmp_path),
+                                       slices=[3], truth="slice{slice}/camera-poses"))
     ref, queries = split.reference, split.queries
     assert ref["camera"].tolist() == ["slice3/c0", "slice3/c1"]
     assert queries["path"].tolist() == ["slice3/query/img_01555_c1_1283347879534213us.jpg",
@@ -200,22 +201,22 @@ def test_cmu_slices_cameras_scenes_and_basenames(tmp_path: Path) -> None:
     assert metrics["by_group"] == {"urban": {"0.25m_2deg": 100.0, "0.5m_5deg": 100.0, "5m_10deg": 100.0, "n": 1}}
 
 
-TINY = {"locations": 2, "location_length_m": 4.0, "queries_per_location": 1, "image_size": 48,
-        "query_conditions": {"night": "night", "snow": "snow"}}
-TINY_TOWN = {"seed": 3, "route_length_m": 120.0}
+TINY = seasons_world(locations=2, location_length_m=4.0, queries_per_location=1, image_size=48,
+                     query_conditions={"night": "night", "snow": "snow"})
+TINY_TOWN = robotcar_world(seed=3, route_length_m=120.0)
 
 
 def test_embedded_seasons_set_reads_back_with_its_truth(tmp_path: Path) -> None:
     counts = synthetic_seasons.write_seasons(TINY_TOWN, TINY, tmp_path)
     assert counts == {"reference": 2 * 4 * 3, "queries": 2 * 2 * 1 * 3, "locations": 2, "conditions": 3}
-    cfg = {"dataset": "robotcar", "split": str(tmp_path), "images": str(tmp_path / "images"),
-           "truth": str(tmp_path / synthetic_seasons.TRUTH_FILE)}
+    cfg = params_testset("seasons", dataset="robotcar", split=str(tmp_path), images=str(tmp_path / "images"),
+                  truth=str(tmp_path / synthetic_seasons.TRUTH_FILE))
     split = seasons.read_split(cfg)
     ref, queries = split.reference, split.queries
     assert len(ref) == 24 and len(queries) == 12 and queries["qw"].notna().all()
     assert set(queries["condition"]) == {"night", "snow"} and set(ref["condition"]) == {"overcast-reference"}
     assert sorted(set(queries["source"])) == ["queries_location_001", "queries_location_002"]
-    image = seasons.load_image(Path(cfg["images"]) / queries["path"][0])
+    image = seasons.load_image(Path(cfg.images) / queries["path"][0])
     assert image.shape == (48, 48, 3) and image.dtype == np.uint8
     # The nearest same-camera reference by pose is within the location's spacing and a few degrees.
     best = top1_within_cameras(ref[["cx", "cy", "cz"]].to_numpy(np.float32),

@@ -14,9 +14,13 @@ import pytest
 import utm
 
 from softloc import io, schemas
-from softloc.synthetic import render as synthetic_render, robotcar_world as synthetic, town as synthetic_town
+from softloc.synthetic import robotcar_world as synthetic, town as synthetic_town
+from softloc.synthetic.ins import GOOD_STATUS, INS_COLUMNS
+from softloc.synthetic.render import Renderer
 
-TINY = {
+from conftest import robotcar_world
+
+TINY_KEYS = {
     "seed": 3,
     "route_length_m": 80.0,
     "frame_spacing_m": 1.0,
@@ -29,6 +33,7 @@ TINY = {
                "nan_rows": 3, "underexposed": 1, "overexposed": 1, "unreadable_image": 1,
                "no_image_file": 1, "no_ins_coverage": 2},
 }
+TINY = robotcar_world(**TINY_KEYS)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +54,7 @@ def read_ins(world: Path, traversal: str) -> pd.DataFrame:
 
 def good_pose(ins: pd.DataFrame, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear interpolation of easting, northing and the timestamp gap from good, finite INS rows."""
-    good = ins[(ins["ins_status"] == synthetic.GOOD_STATUS) & ins["easting"].notna()]
+    good = ins[(ins["ins_status"] == GOOD_STATUS) & ins["easting"].notna()]
     t = good["timestamp"].to_numpy()
     hi = np.clip(np.searchsorted(t, ts, side="right"), 1, len(t) - 1)
     gap = (t[hi] - t[hi - 1]) / 1e6
@@ -83,7 +88,7 @@ def test_robotcar_layout(world, truth):
 def test_ins_columns_units_and_rate(world, truth):
     for name in truth["traversal"].unique():
         ins = read_ins(world, name)
-        assert list(ins.columns) == synthetic.INS_COLUMNS
+        assert list(ins.columns) == INS_COLUMNS
         assert np.all(np.diff(ins["timestamp"]) == 20_000)                     # 50 Hz, microseconds
         assert set(ins["utm_zone"]) == {"30U"}
         assert set(ins["ins_status"]) <= {"INS_SOLUTION_GOOD", "INS_HIGH_VARIANCE"}
@@ -111,7 +116,7 @@ def test_images_are_single_channel_gbrg_mosaics(world, truth):
 
 def test_render_bayer_is_the_mosaic_of_render():
     route, scenery = synthetic.build_world(TINY)
-    renderer = synthetic_render.Renderer(scenery, 64, 48)
+    renderer = Renderer(scenery, 64, 48)
     x, y, yaw = route.at(np.array([synthetic_town.EXTENSION_M + 30.0]))
     look = renderer.make_look("rain", np.random.default_rng(0))
     rgb = renderer.render(float(x[0]), float(y[0]), float(yaw[0]), look, np.random.default_rng(1))
@@ -130,7 +135,7 @@ def test_same_params_write_byte_identical_files(world, tmp_path):
 
 def test_planted_faults_are_recorded_and_on_disk(world, truth):
     counts = truth["fault"].value_counts()
-    faults = TINY["faults"]
+    faults = TINY_KEYS["faults"]
     assert counts["location_outlier"] == faults["location_outlier"] * faults["location_outlier_images"]
     assert counts["bad_ins"] >= int(np.ceil(faults["bad_ins_burst_s"] * 7))   # a second of frames at <= 10 m/s
     for kind in ("underexposed", "overexposed", "unreadable_image", "no_image_file", "no_ins_coverage"):
@@ -184,7 +189,7 @@ def test_simulated_poses_match_the_written_truth(truth):
 
 
 def test_route_turns_and_regions_separate():
-    cfg = {"route_length_m": 1200.0, "traversals": [{"condition": "overcast", "runs": 1, "reverse": 0}]}
+    cfg = robotcar_world(route_length_m=1200.0, traversals=[{"condition": "overcast", "runs": 1, "reverse": 0}])
     poses = synthetic.simulate_poses(cfg)
     assert 1050 < len(poses) < 1350                                       # about one frame per metre
     assert np.ptp(np.unwrap(np.deg2rad(poses["yaw"]))) > np.deg2rad(60)   # not a straight line
@@ -200,13 +205,13 @@ def test_route_turns_and_regions_separate():
 
 
 def test_pose_only_mode_scales(tmp_path):
-    cfg = {"route_length_m": 10_000.0, "traversals": [{"condition": "overcast", "runs": 20, "reverse": 10}]}
+    cfg = robotcar_world(route_length_m=10_000.0, traversals=[{"condition": "overcast", "runs": 20, "reverse": 10}])
     start = time.perf_counter()
     poses = synthetic.simulate_poses(cfg)
     assert len(poses) > 180_000 and time.perf_counter() - start < 10.0
     step = np.hypot(np.diff(poses["easting"]), np.diff(poses["northing"]))
     assert 0.8 < np.median(step) < 1.2
-    small = {**TINY, "traversals": [{"condition": "night", "runs": 1, "reverse": 0}]}
+    small = robotcar_world(**{**TINY_KEYS, "traversals": [{"condition": "night", "runs": 1, "reverse": 0}]})
     synthetic.write_world(small, tmp_path / "raw", render=False)
     folder = next(p for p in (tmp_path / "raw").iterdir() if p.is_dir())
     assert (folder / "gps" / "ins.csv").is_file() and (folder / "stereo.timestamps").is_file()

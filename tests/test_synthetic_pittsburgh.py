@@ -14,7 +14,7 @@ from softloc.datasets.formats import pittsburgh_mat as pittsburgh
 from softloc.synthetic import pittsburgh_world as synthetic_pittsburgh
 from softloc.datasets import pittsburgh as pittsburgh_format
 
-from conftest import TINY_PITTSBURGH
+from conftest import TINY_PITTSBURGH, pittsburgh_world, params_testset
 
 
 def test_layout_and_list_file_as_the_real_download(tiny_pittsburgh: Path) -> None:
@@ -59,14 +59,14 @@ def test_same_params_same_bytes_on_any_core_count(tiny_pittsburgh: Path, tmp_pat
 
 
 def test_the_protocol_on_the_embedded_set(tiny_pittsburgh: Path) -> None:
-    split = pittsburgh_format.read_split({"split": str(tiny_pittsburgh / synthetic_pittsburgh.LIST_FILE),
-                                          "images": str(tiny_pittsburgh)})
+    split = pittsburgh_format.read_split(params_testset("pittsburgh", split=str(tiny_pittsburgh / synthetic_pittsburgh.LIST_FILE),
+                                                 images=str(tiny_pittsburgh)))
     assert split.counts["queries"] == {"read": 72, "dropped": {"other_pitch": 36}, "kept": 36}
     assert split.counts["reference"]["dropped"]["other_pitch"] == 72
 
 
 def test_unknown_keys_and_conditions_are_errors() -> None:
-    with pytest.raises(ValueError, match=r"unknown keys \['route_length'\]"):
-        synthetic_pittsburgh.settings({"route_length": 100})
+    with pytest.raises(ValueError, match=r"route_length\n  Extra inputs are not permitted"):   # the section's model
+        pittsburgh_world(route_length=100)
     with pytest.raises(ValueError, match="unknown condition 'fog'"):
-        synthetic_pittsburgh.settings({"query_condition": "fog"})
+        synthetic_pittsburgh.check_conditions(pittsburgh_world(query_condition="fog"))

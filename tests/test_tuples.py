@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from softloc import geometry, io, index as tuples
+from softloc.config import Split, Tuples
 from softloc.geometry import Box
 from softloc.mining import TupleSampler, TupleSpec
 from softloc.schemas import IMAGES, SPLIT_IMAGES, TRAIN_ANCHORS
@@ -29,18 +30,17 @@ TRAVERSALS = [
     ("2014-01-08-09-00-00", "snow", False, 1.7),   # the reversed snow run gives no query: this one does
 ]
 ROAD_M = 600.0
-PARAMS = {
-    "split": {
-        "test_region": {"easting_min": E0 + 450, "easting_max": E0 + 620, "northing_min": N0 - 20,
-                        "northing_max": N0 + 20},
-        "val_region": {"easting_min": E0 + 250, "easting_max": E0 + 320, "northing_min": N0 - 20,
-                       "northing_max": N0 + 20},
-        "gap_m": 25.0, "reference_condition": "overcast", "reference_traversal": None, "query_max_yaw_deg": 90.0,
-        "reference_spacing_m": 1.0, "query_conditions": ["night", "overcast", "snow", "sunny"],
-        "query_spacing_m": None,
-    },
-    "tuples": {"anchor_spacing_m": 1.0, "anchor_merge_radius_m": 6.0, "max_radius_m": 25.0, "seed": 0},
+SPLIT_KEYS = {
+    "test_region": {"easting_min": E0 + 450, "easting_max": E0 + 620, "northing_min": N0 - 20,
+                    "northing_max": N0 + 20},
+    "val_region": {"easting_min": E0 + 250, "easting_max": E0 + 320, "northing_min": N0 - 20,
+                   "northing_max": N0 + 20},
+    "gap_m": 25.0, "reference_condition": "overcast", "reference_traversal": None, "query_max_yaw_deg": 90.0,
+    "reference_spacing_m": 1.0, "query_conditions": ["night", "overcast", "snow", "sunny"],
+    "query_spacing_m": None,
 }
+SPLIT = Split(**SPLIT_KEYS)
+TUPLES = Tuples(anchor_spacing_m=1.0, anchor_merge_radius_m=6.0, max_radius_m=25.0, seed=0)
 TRAIN_ROUTE_M = 225.0 + 80.0      # east < 225 and 345..425: outside both boxes by the 25 m gap
 DROPPED = [5, 400, 1234]          # rows the clean stage did not keep
 
@@ -78,12 +78,12 @@ def images() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def split(images: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict]:
-    return tuples.split_images(images, PARAMS["split"], PARAMS["tuples"]["max_radius_m"])
+    return tuples.split_images(images, SPLIT, TUPLES.max_radius_m)
 
 
 @pytest.fixture(scope="module")
 def anchors(split) -> pd.DataFrame:
-    return tuples.build_anchors(split[0]["train_images"], PARAMS["tuples"])
+    return tuples.build_anchors(split[0]["train_images"], TUPLES)
 
 
 def _xy(table: pd.DataFrame) -> np.ndarray:
@@ -92,8 +92,8 @@ def _xy(table: pd.DataFrame) -> np.ndarray:
 
 def test_regions_are_disjoint_by_the_gap(split) -> None:
     tables, _ = split
-    test_box = Box.from_dict(PARAMS["split"]["test_region"])
-    val_box = Box.from_dict(PARAMS["split"]["val_region"])
+    test_box = Box.from_dict(SPLIT_KEYS["test_region"])
+    val_box = Box.from_dict(SPLIT_KEYS["val_region"])
     train = _xy(tables["train_images"])
     assert geometry.box_distance(train, test_box).min() >= 25.0
     assert geometry.box_distance(train, val_box).min() >= 25.0
@@ -132,7 +132,7 @@ def test_reference_and_queries(split) -> None:
                                              "2014-01-08-09-00-00"}
         region = make_images()
         region = region[region["kept"] & region["traversal"].isin(["2014-01-02-10-00-00", "2014-01-05-10-00-00"])]
-        box = Box.from_dict(PARAMS["split"][f"{name}_region"], name)
+        box = Box.from_dict(SPLIT_KEYS[f"{name}_region"], name)
         n_reversed = int(geometry.in_box(region[["easting", "northing"]].to_numpy(), box).sum())
         assert report[f"unused_in_{name}_region"]["queries_opposite_direction"] == n_reversed > 0
         assert report[f"unused_in_{name}_region"]["other_conditions"] > 0      # the rain traversal
@@ -142,20 +142,20 @@ def test_reference_and_queries(split) -> None:
 
 
 def test_explicit_reference_traversal_and_its_errors(images) -> None:
-    params = copy.deepcopy(PARAMS["split"])
+    params = copy.deepcopy(SPLIT_KEYS)
     params["reference_traversal"] = "2014-01-03-10-00-00"
-    tables, _ = tuples.split_images(images, params, 25.0)
+    tables, _ = tuples.split_images(images, Split(**params), 25.0)
     assert set(tables["test_reference"]["traversal"]) == {"2014-01-03-10-00-00"}
     assert "2014-01-03-10-00-00" not in set(tables["test_queries"]["traversal"])
     assert "2014-01-01-10-00-00" in set(tables["test_queries"]["traversal"])
     same_day = images.copy()       # an overcast run on the reference's day is no query
     same_day.loc[same_day["traversal"] == "2014-01-02-10-00-00", "traversal"] = "2014-01-03-08-00-00"
-    tables, report = tuples.split_images(same_day, params, 25.0)
+    tables, report = tuples.split_images(same_day, Split(**params), 25.0)
     assert "2014-01-03-08-00-00" not in set(tables["test_queries"]["traversal"])
     assert report["unused_in_test_region"]["reference_condition_same_day"] > 0
     params["reference_traversal"] = "2099-01-01-00-00-00"
     with pytest.raises(ValueError, match="2099-01-01-00-00-00"):
-        tuples.split_images(images, params, 25.0)
+        tuples.split_images(images, Split(**params), 25.0)
 
 
 def test_subsample_along_route_hand_values() -> None:
@@ -215,9 +215,9 @@ def test_index_stage_is_byte_deterministic_and_schema_checked(images, tmp_path: 
     io.write_parquet(images, tmp_path / "images.parquet", IMAGES)
     shuffled = images.sample(frac=1.0, random_state=3)
     io.write_parquet(shuffled, tmp_path / "shuffled.parquet", IMAGES)
-    run_index(PARAMS, tmp_path / "images.parquet", tmp_path / "a", tmp_path / "a.json")
-    run_index(PARAMS, tmp_path / "images.parquet", tmp_path / "b", tmp_path / "b.json")
-    run_index(PARAMS, tmp_path / "shuffled.parquet", tmp_path / "c", tmp_path / "c.json")
+    run_index(SPLIT, TUPLES, tmp_path / "images.parquet", tmp_path / "a", tmp_path / "a.json")
+    run_index(SPLIT, TUPLES, tmp_path / "images.parquet", tmp_path / "b", tmp_path / "b.json")
+    run_index(SPLIT, TUPLES, tmp_path / "shuffled.parquet", tmp_path / "c", tmp_path / "c.json")
     names = sorted(str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*.parquet"))
     assert names == sorted(["train_images.parquet", "train_anchors.parquet", "val_reference.parquet",
                             "val_queries.parquet", "test/reference.parquet", "test/queries.parquet"])
@@ -233,25 +233,25 @@ def test_index_stage_is_byte_deterministic_and_schema_checked(images, tmp_path: 
 
 
 def test_bad_params_and_poses_are_clear_errors(images) -> None:
-    params = copy.deepcopy(PARAMS["split"])
+    params = copy.deepcopy(SPLIT_KEYS)
     params["gap_m"] = 10.0
     with pytest.raises(ValueError, match="gap_m"):
-        tuples.split_images(images, params, 25.0)
-    params = copy.deepcopy(PARAMS["split"])
+        tuples.split_images(images, Split(**params), 25.0)
+    params = copy.deepcopy(SPLIT_KEYS)
     params["val_region"] = dict(params["test_region"], easting_min=E0 + 440)
     with pytest.raises(ValueError, match="overlap"):
-        tuples.split_images(images, params, 25.0)
-    params = copy.deepcopy(PARAMS["split"])
+        tuples.split_images(images, Split(**params), 25.0)
+    params = copy.deepcopy(SPLIT_KEYS)
     del params["test_region"]["northing_min"]
-    with pytest.raises(ValueError, match=r"split.test_region.*northing_min"):
-        tuples.split_images(images, params, 25.0)
-    params = copy.deepcopy(PARAMS["split"])
+    with pytest.raises(ValueError, match=r"test_region\.northing_min"):   # the section's model names the key
+        tuples.split_images(images, Split(**params), 25.0)
+    params = copy.deepcopy(SPLIT_KEYS)
     params["query_conditions"] = ["dusk"]
     with pytest.raises(ValueError, match="dusk"):
-        tuples.split_images(images, params, 25.0)
+        tuples.split_images(images, Split(**params), 25.0)
     bad = images.copy()
     bad.loc[17, "yaw"] = np.nan
     with pytest.raises(ValueError, match="image_id 17"):
-        tuples.split_images(bad, PARAMS["split"], 25.0)
+        tuples.split_images(bad, SPLIT, 25.0)
     bad.loc[17, "kept"] = False                       # a dropped row may have no pose
-    tuples.split_images(bad, PARAMS["split"], 25.0)
+    tuples.split_images(bad, SPLIT, 25.0)

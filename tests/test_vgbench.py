@@ -25,6 +25,8 @@ from softloc.models import build_network, preprocess
 from softloc.pca import fit_pca
 from softloc.retrieval import search_topk
 
+from conftest import params_testset
+
 N_COPIES = 4   # queries that are byte copies of reference views: their top-1 must be that view
 
 
@@ -56,8 +58,8 @@ def test_parse_name_fields_and_malformed_names() -> None:
 def vg_folder(tiny_pittsburgh: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
     """The tiny Pittsburgh set's pitch-1 views renamed into a benchmark folder <root>/images/test,
     plus N_COPIES queries that copy reference views (named 3 m east of them)."""
-    split = pittsburgh_format.read_split({"split": str(tiny_pittsburgh / synthetic_pittsburgh.LIST_FILE),
-                                          "images": str(tiny_pittsburgh)})
+    split = pittsburgh_format.read_split(params_testset("pittsburgh", split=str(tiny_pittsburgh / synthetic_pittsburgh.LIST_FILE),
+                                                 images=str(tiny_pittsburgh)))
     root = tmp_path_factory.mktemp("vg") / "images" / "test"
     rows = {"database": [], "queries": []}
     copies = split.reference.iloc[np.linspace(0, len(split.reference) - 1, N_COPIES).astype(int)]
@@ -76,21 +78,21 @@ def vg_folder(tiny_pittsburgh: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 def test_vgbench_and_dbstruct_readers_agree_on_the_same_images(vg_folder, tmp_path: Path) -> None:
     root, database, queries = vg_folder
-    vg = get("vgbench").read_split({"split": str(root), "images": str(root), "condition": "tiny"})
+    vg = get("vgbench").read_split(params_testset("vgbench", split=str(root), images=str(root), condition="tiny"))
     assert vg.counts["reference"] == {"files": len(database) + 1, "ignored_not_images": 1,
                                       "dropped": {"malformed_name": 0}, "kept": len(database)}
     mat = tmp_path / "tiny_test.mat"
     pittsburgh.write_lists(mat, database.assign(path="database/" + database["name"]),
                            queries.assign(path=queries["name"]), layout="dbStruct")
-    db = get("pittsburgh").read_split({"split": str(mat), "images": str(root), "queries_dir": "queries", "pitch": None,
-                                       "max_reference_distance_m": None, "condition": "tiny", "utm_zone": "17T"})
+    db = get("pittsburgh").read_split(params_testset("pittsburgh", split=str(mat), images=str(root), queries_dir="queries", pitch=None,
+                                              max_reference_distance_m=None, condition="tiny", utm_zone="17T"))
     pd.testing.assert_frame_equal(vg.reference, db.reference)
     pd.testing.assert_frame_equal(vg.queries, db.queries)
     assert vg.reference["path"].iloc[0].startswith("database/@") and vg.queries["path"].iloc[0].startswith("queries/@")
     for path in (vg.reference["path"].iloc[0], vg.queries["path"].iloc[-1]):
         np.testing.assert_array_equal(vgbench.load_image(root / path), pittsburgh_format.load_image(root / path))
     # Paths are relative to `images`, which may be a parent of the split folder.
-    parent = vgbench.read_split({"split": str(root), "images": str(root.parent.parent), "condition": "tiny"})
+    parent = vgbench.read_split(params_testset("vgbench", split=str(root), images=str(root.parent.parent), condition="tiny"))
     assert parent.reference["path"].iloc[0] == "images/test/" + vg.reference["path"].iloc[0]
 
 
@@ -102,24 +104,24 @@ def test_malformed_names_stop_the_read_or_are_counted(tmp_path: Path) -> None:
     (root / "queries" / "IMG_0001.jpg").write_bytes(b"")
     cfg = {"split": str(root), "images": str(root), "condition": "tiny"}
     with pytest.raises(ValueError, match=r"queries/IMG_0001.jpg: malformed benchmark file name: expected 14"):
-        vgbench.read_split(cfg)
-    split = vgbench.read_split({**cfg, "malformed": "drop"})
+        vgbench.read_split(params_testset("vgbench", **cfg))
+    split = vgbench.read_split(params_testset("vgbench", **cfg, malformed="drop"))
     assert split.counts["queries"]["dropped"] == {"malformed_name": 1}
     assert split.counts["queries"]["malformed_examples"] == ["IMG_0001.jpg"] and len(split.queries) == 1
     (root / "queries" / vg_name(585_000.0, 4_477_000.0, zone=("18", "T"))).write_bytes(b"")
     with pytest.raises(ValueError, match=r"several UTM zones \['17T', '18T'\]"):
-        vgbench.read_split({**cfg, "malformed": "drop"})
-    with pytest.raises(ValueError, match="params `condition` is missing"):
-        vgbench.read_split({"split": str(root), "images": str(root)})
+        vgbench.read_split(params_testset("vgbench", **cfg, malformed="drop"))
+    with pytest.raises(ValueError, match=r"condition\n  Field required"):   # the format's model: condition is missing
+        vgbench.read_split(params_testset("vgbench", split=str(root), images=str(root)))
     with pytest.raises(ValueError, match="is not inside images"):
-        vgbench.read_split({**cfg, "images": str(tmp_path / "elsewhere")})
+        vgbench.read_split(params_testset("vgbench", **{**cfg, "images": str(tmp_path / "elsewhere")}))
     with pytest.raises(FileNotFoundError, match="database: no such folder"):
-        vgbench.read_split({**cfg, "split": str(tmp_path), "images": str(tmp_path)})
+        vgbench.read_split(params_testset("vgbench", **{**cfg, "split": str(tmp_path), "images": str(tmp_path)}))
 
 
 def test_one_method_end_to_end_on_a_vgbench_folder(vg_folder, tmp_path: Path) -> None:
     root, _, _ = vg_folder
-    cfg = {"split": str(root), "images": str(root), "condition": "tiny"}   # store_aspect default [4, 3]
+    cfg = params_testset("vgbench", split=str(root), images=str(root), condition="tiny")   # store_aspect default [4, 3]
     split = vgbench.read_split(cfg)
     stores = {}
     for name, table in (("reference", split.reference), ("queries", split.queries)):

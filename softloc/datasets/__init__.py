@@ -4,6 +4,8 @@ params.yaml `testsets.<name>.format` names the module; `get(format)` returns it.
 dataset, write softloc/datasets/<format>.py with `read_split(cfg)` (reference and query tables,
 counts of every drop), `load_image(path)`, `store_loader(cfg, max_side)` (what the image store
 decodes with) and `CONFIG` (a pydantic model of its params keys), and add its name to FORMATS.
+`cfg` is the validated `testsets.<name>` entry: the model softloc.config.testset_model(format)
+builds from the base keys and CONFIG.
 """
 
 from __future__ import annotations

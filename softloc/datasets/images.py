@@ -23,7 +23,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Sequence
+from typing import Annotated, Any, Sequence
 
 import cv2
 import numpy as np
@@ -118,11 +118,10 @@ class ColourStoreLoader:
         return longest_side(image, self.max_side)
 
 
-def colour_store_loader(cfg: Mapping[str, Any], max_side: int) -> ColourStoreLoader:
-    """The store loader of a colour-image test set: params `store_aspect` (null or [w, h])."""
-    aspect = cfg.get("store_aspect")
+def colour_store_loader(aspect: Sequence[int] | None, max_side: int) -> ColourStoreLoader:
+    """The store loader of a colour-image test set of params `store_aspect` `aspect` (null or [w, h])."""
     if aspect is None:
-        return ColourStoreLoader(int(max_side))
+        return ColourStoreLoader(max_side)
     if not isinstance(aspect, (list, tuple)) or len(aspect) != 2:
         raise ValueError(f"store_aspect must be null or [width, height] such as [4, 3], got {aspect!r}")
-    return ColourStoreLoader(int(max_side), store_size(int(max_side), aspect))
+    return ColourStoreLoader(max_side, store_size(max_side, aspect))

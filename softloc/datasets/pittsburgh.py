@@ -22,12 +22,13 @@ Every drop is counted in the split's counts, by reason. Images are colour JPEGs.
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
+from softloc.config import Testset
 from softloc.datasets.formats import pittsburgh_mat as lists_file
 from softloc.datasets.seam import TestSplit, testset_table
 from softloc.datasets.images import (CONDITION_PATTERN, ColourStoreLoader, colour_store_loader, read_colour,
@@ -45,28 +46,26 @@ CONFIG = create_model(
     condition=(str, Field("pittsburgh", pattern=CONDITION_PATTERN)),
     store_aspect=store_aspect_field(None),
 )
-DEFAULTS: dict[str, Any] = {name: field.default for name, field in CONFIG.model_fields.items()}
 
 
-def read_split(cfg: Mapping[str, Any]) -> TestSplit:
-    """References and queries of the list `cfg["split"]`, filtered by pitch and distance to the queries."""
-    cfg = {**DEFAULTS, **cfg}
-    path = Path(cfg["split"])
-    lists = lists_file.read_mat(path, str(cfg["utm_order"]))
+def read_split(cfg: Testset) -> TestSplit:
+    """References and queries of the list `cfg.split`, filtered by pitch and distance to the queries."""
+    path = Path(cfg.split)
+    lists = lists_file.read_mat(path, cfg.utm_order)
     reference, queries = lists.reference, lists.queries
     dropped: dict[str, dict[str, int]] = {"reference": {}, "queries": {}}
-    if cfg["pitch"] is not None:
-        pitch = int(cfg["pitch"])
+    if cfg.pitch is not None:
+        pitch = cfg.pitch
         ref_pitch, _ = lists_file.parse_views(reference["path"].tolist(), f"{path}: 'dbImageFns'")
         query_pitch, _ = lists_file.parse_views(queries["path"].tolist(), f"{path}: 'qImageFns'")
         dropped["reference"]["other_pitch"] = int(np.sum(ref_pitch != pitch))
         dropped["queries"]["other_pitch"] = int(np.sum(query_pitch != pitch))
         reference, queries = reference[ref_pitch == pitch], queries[query_pitch == pitch]
-    if cfg["max_reference_distance_m"] is not None:
-        near = lists_file.near_any(reference, queries, float(cfg["max_reference_distance_m"]))
+    if cfg.max_reference_distance_m is not None:
+        near = lists_file.near_any(reference, queries, cfg.max_reference_distance_m)
         dropped["reference"]["beyond_max_reference_distance"] = int(np.sum(~near))
         reference = reference[near]
-    queries_dir = PurePosixPath(str(cfg["queries_dir"] or ""))
+    queries_dir = PurePosixPath(cfg.queries_dir)
     tables = {
         "reference": _table(reference, reference["path"], "db", cfg, path),
         "queries": _table(queries, [str(queries_dir / p) for p in queries["path"]], "queries", cfg, path),
@@ -84,16 +83,16 @@ def load_image(path: Path) -> np.ndarray:
     return read_colour(path)
 
 
-def store_loader(cfg: Mapping[str, Any], max_side: int) -> ColourStoreLoader:
+def store_loader(cfg: Testset, max_side: int) -> ColourStoreLoader:
     """The image store's loader: every view at the store size, per `store_aspect`."""
-    return colour_store_loader({**DEFAULTS, **cfg}, max_side)
+    return colour_store_loader(cfg.store_aspect, max_side)
 
 
-def _table(rows: pd.DataFrame, paths: Any, source: str, cfg: Mapping[str, Any], path: Path) -> pd.DataFrame:
+def _table(rows: pd.DataFrame, paths: Any, source: str, cfg: Testset, path: Path) -> pd.DataFrame:
     easting, northing = rows["easting"].to_numpy(np.float64), rows["northing"].to_numpy(np.float64)
-    latitude, longitude = latlon(easting, northing, str(cfg["utm_zone"]), f"{path} (params utm_zone)")
+    latitude, longitude = latlon(easting, northing, cfg.utm_zone, f"{path} (params utm_zone)")
     return testset_table({
-        "path": np.asarray(paths, dtype=object), "source": source, "condition": str(cfg["condition"]),
-        "easting": easting, "northing": northing, "utm_zone": str(cfg["utm_zone"]).upper(),
+        "path": np.asarray(paths, dtype=object), "source": source, "condition": cfg.condition,
+        "easting": easting, "northing": northing, "utm_zone": cfg.utm_zone.upper(),
         "latitude": latitude, "longitude": longitude,
     }, len(rows))

@@ -9,12 +9,13 @@ stereo centre camera's Bayer PNGs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
+from softloc.config import Testset
 from softloc.datasets.formats.robotcar_raw import load_image as load_bayer_png
 from softloc.datasets.seam import TestSplit, testset_table
 from softloc.io import read_parquet
@@ -24,10 +25,10 @@ from softloc.schemas import SPLIT_IMAGES
 CONFIG = create_model("RobotCarConfig", utm_zone=(str, Field(pattern=r"^\d{1,2}[C-HJ-NP-X]$")))
 
 
-def read_split(cfg: Mapping[str, Any]) -> TestSplit:
+def read_split(cfg: Testset) -> TestSplit:
     """Reference and query tables of the index stage's test split, in the TESTSET_IMAGES schema."""
-    folder = Path(cfg["split"])
-    tables = {name: _convert(read_parquet(folder / f"{name}.parquet", SPLIT_IMAGES), str(cfg["utm_zone"]))
+    folder = Path(cfg.split)
+    tables = {name: _convert(read_parquet(folder / f"{name}.parquet", SPLIT_IMAGES), cfg.utm_zone)
               for name in ("reference", "queries")}
     return TestSplit(tables["reference"], tables["queries"],
                      {"source": f"{folder}: the index stage's held-out split (its drops: reports/index.json)"})
@@ -38,7 +39,7 @@ def load_image(path: Path) -> np.ndarray:
     return load_bayer_png(path)
 
 
-def store_loader(cfg: Mapping[str, Any], max_side: int) -> Callable[[Path], np.ndarray]:
+def store_loader(cfg: Testset, max_side: int) -> Callable[[Path], np.ndarray]:
     """The image store's loader: the demosaiced image (the store resizes it, one camera, one size)."""
     return load_image
 

@@ -15,8 +15,8 @@ from typing import Any, Callable, Mapping, Protocol
 import numpy as np
 import pandas as pd
 
+from softloc.config import Testset
 from softloc.schemas import TESTSET_IMAGES
-
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,14 @@ class TestSplit:
 class DatasetFormat(Protocol):
     """What a format module provides (module-level functions)."""
 
-    def read_split(self, cfg: Mapping[str, Any]) -> TestSplit:
-        """The test split described by params `testsets.<name>` (keys `split`, `images`, ...)."""
+    def read_split(self, cfg: Testset) -> TestSplit:
+        """The test split described by params `testsets.<name>` (its format's model:
+        softloc.config.testset_model; keys `split`, `images`, ... and the format's CONFIG)."""
 
     def load_image(self, path: Path) -> np.ndarray:
         """One image as uint8 (H, W, 3) RGB; an unreadable file is an error naming it."""
 
-    def store_loader(self, cfg: Mapping[str, Any], max_side: int) -> Callable[[Path], np.ndarray]:
+    def store_loader(self, cfg: Testset, max_side: int) -> Callable[[Path], np.ndarray]:
         """The loader the image store decodes with (it may decode at a reduced size or crop to the
         test set's one aspect); picklable, for the store's worker processes."""
 

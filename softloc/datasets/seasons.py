@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
+from softloc.config import Testset
 from softloc.datasets.formats import seasons_files as files
 from softloc.datasets.seam import TestSplit, testset_table
 from softloc.datasets.images import ColourStoreLoader, colour_store_loader, read_colour, store_aspect_field
@@ -59,7 +60,6 @@ CMU_REFERENCE_POSES = "slice{slice}/ground-truth-database-images-slice{slice}.tx
 CMU_QUERY_LIST = "slice{slice}/test-images-slice{slice}.txt"
 CMU_REFERENCE_CONDITION = "reference"
 CMU_NAME = re.compile(r"img_\d+_(c\d)_(\d+)us")
-DATASETS = ("robotcar", "cmu")
 
 # params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
 CONFIG = create_model(
@@ -72,11 +72,9 @@ CONFIG = create_model(
 )
 
 
-def read_split(cfg: Mapping[str, Any]) -> TestSplit:
+def read_split(cfg: Testset) -> TestSplit:
     """References and queries of a Seasons dataset (see the module docstring for the keys)."""
-    dataset = cfg.get("dataset")
-    if dataset not in DATASETS:
-        raise ValueError(f"testsets (format seasons): `dataset` must be one of {DATASETS}, got {dataset!r}")
+    dataset = cfg.dataset
     reference, queries, counts = (_read_robotcar if dataset == "robotcar" else _read_cmu)(cfg)
     axes = ground_axes(reference)
     for table in (reference, queries):
@@ -95,10 +93,10 @@ def load_image(path: Path) -> np.ndarray:
     return read_colour(path)
 
 
-def store_loader(cfg: Mapping[str, Any], max_side: int) -> ColourStoreLoader:
+def store_loader(cfg: Testset, max_side: int) -> ColourStoreLoader:
     """The image store's loader: each JPEG decoded at a reduced DCT scale, at the store size
     (`store_aspect`, default null: longest side `max_side`, aspect kept; one size per dataset)."""
-    return colour_store_loader({"store_aspect": None, **cfg}, max_side)
+    return colour_store_loader(cfg.store_aspect, max_side)
 
 
 def ground_axes(reference: pd.DataFrame) -> np.ndarray:
@@ -132,8 +130,8 @@ def cmu_scene(slice_number: int) -> str:
 # RobotCar Seasons
 
 
-def _read_robotcar(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    root = Path(cfg["split"])
+def _read_robotcar(cfg: Testset) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    root = Path(cfg.split)
     nvm = files.read_nvm(root / ROBOTCAR_NVM)
     ref_paths = [_robotcar_path(n, root / ROBOTCAR_NVM) for n in nvm["name"]]
     reference = _robotcar_table(ref_paths, ["overcast-reference"] * len(nvm), nvm)
@@ -190,13 +188,13 @@ def _robotcar_table(paths: list[str], sources: list[str], poses: pd.DataFrame | 
 # Extended CMU Seasons
 
 
-def _read_cmu(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    root = Path(cfg["split"])
-    slices = [int(s) for s in cfg.get("slices") or []]
+def _read_cmu(cfg: Testset) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    root = Path(cfg.split)
+    slices = list(cfg.slices)
     if not slices:
         raise ValueError("testsets (format seasons, dataset cmu): `slices` must list the slice numbers to read")
     intrinsics = _cmu_intrinsics(root / CMU_INTRINSICS)
-    pose_pattern = str(cfg.get("reference_poses", CMU_REFERENCE_POSES))
+    pose_pattern = cfg.reference_poses
     references, queries = [], []
     for number in slices:
         pose_path = root / pose_pattern.format(slice=number)
@@ -258,13 +256,12 @@ def _cmu_table(names: list[str], number: int, folder: str, condition: str, poses
 # Shared
 
 
-def _fill_truth(queries: pd.DataFrame, cfg: Mapping[str, Any], by_name: dict[str, str], root: Path,
+def _fill_truth(queries: pd.DataFrame, cfg: Testset, by_name: dict[str, str], root: Path,
                 slice_number: int | None = None) -> None:
     """Set the pose columns of queries named in the `truth` pose list(s), when params give one."""
-    pattern = cfg.get("truth") or ""
-    if not pattern:
+    if not cfg.truth:
         return
-    path = Path(str(pattern).format(slice=slice_number))
+    path = Path(cfg.truth.format(slice=slice_number))
     if not path.is_absolute() and not path.exists():
         path = root / path
     lists = sorted(path.glob("*.txt")) if path.is_dir() else [path]

@@ -28,12 +28,13 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
+from softloc.config import Testset
 from softloc.datasets.seam import TestSplit, testset_table
 from softloc.datasets.images import (CONDITION_PATTERN, ColourStoreLoader, colour_store_loader, read_colour,
                                      store_aspect_field)
@@ -51,7 +52,6 @@ CONFIG = create_model(
     malformed=(Literal["error", "drop"], "error"),
     store_aspect=store_aspect_field([4, 3]),
 )
-DEFAULTS: dict[str, Any] = {name: field.default for name, field in CONFIG.model_fields.items() if not field.is_required()}
 
 
 class MalformedName(ValueError):
@@ -81,14 +81,9 @@ def parse_name(name: str) -> dict[str, Any]:
     return out
 
 
-def read_split(cfg: Mapping[str, Any]) -> TestSplit:
-    """References (database/) and queries (queries/) of the folder `cfg["split"]`, sorted by file name."""
-    cfg = {**DEFAULTS, **cfg}
-    if not cfg.get("condition"):
-        raise ValueError("vgbench: params `condition` is missing: the queries' condition, e.g. tokyo247")
-    if cfg["malformed"] not in ("error", "drop"):
-        raise ValueError(f"vgbench: malformed must be error or drop, got {cfg['malformed']!r}")
-    root, images = Path(cfg["split"]), Path(cfg["images"])
+def read_split(cfg: Testset) -> TestSplit:
+    """References (database/) and queries (queries/) of the folder `cfg.split`, sorted by file name."""
+    root, images = Path(cfg.split), Path(cfg.images)
     try:
         prefix = root.resolve().relative_to(images.resolve())
     except ValueError:
@@ -96,13 +91,13 @@ def read_split(cfg: Mapping[str, Any]) -> TestSplit:
     rows: dict[str, pd.DataFrame] = {}
     counts: dict[str, Any] = {"folder": str(root)}
     for name, folder in FOLDERS.items():
-        rows[name], counts[name] = _read_folder(root / folder, prefix / folder, cfg["malformed"] == "drop")
+        rows[name], counts[name] = _read_folder(root / folder, prefix / folder, cfg.malformed == "drop")
     zones = sorted({z for table in rows.values() for z in table["utm_zone"]})
     if len(zones) > 1:
         first = {z: next(t["path"][t["utm_zone"] == z].iloc[0] for t in rows.values() if (t["utm_zone"] == z).any()) for z in zones}
         raise ValueError(f"{root}: images in several UTM zones {zones} (e.g. {first}); positions of one test set must share a zone")
     utm_zone = zones[0] if zones else ""
-    tables = {name: _table(table, SOURCES[name], str(cfg["condition"]), utm_zone, root) for name, table in rows.items()}
+    tables = {name: _table(table, SOURCES[name], cfg.condition, utm_zone, root) for name, table in rows.items()}
     return TestSplit(tables["reference"], tables["queries"], counts)
 
 
@@ -111,9 +106,9 @@ def load_image(path: Path) -> np.ndarray:
     return read_colour(path)
 
 
-def store_loader(cfg: Mapping[str, Any], max_side: int) -> ColourStoreLoader:
+def store_loader(cfg: Testset, max_side: int) -> ColourStoreLoader:
     """The image store's loader: every image at the store size, per `store_aspect` (default [4, 3])."""
-    return colour_store_loader({**DEFAULTS, **cfg}, max_side)
+    return colour_store_loader(cfg.store_aspect, max_side)
 
 
 def _read_folder(folder: Path, prefix: Path, drop: bool) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -37,25 +37,14 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from softloc.config import SyntheticPittsburgh
 from softloc.datasets.formats import pittsburgh_mat as pittsburgh
-from softloc.synthetic import render as rendering, town
+from softloc.synthetic import town
+from softloc.synthetic.looks import CONDITION_NAMES, CONDITIONS
+from softloc.synthetic.render import Renderer
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "seed": 1,
-    "route_length_m": 880.0,
-    "place_spacing_m": 10.0,
-    "reference_lateral_m": 2.0,
-    "reference_condition": "sunny",
-    "query_condition": "overcast",
-    "query_places": 36,
-    "query_route_fraction": 0.85,
-    "query_lateral_m": 3.0,
-    "image_width": 128,
-    "image_height": 96,
-    "jpeg_quality": 90,
-}
 LIST_FILE = "pitts_synthetic_test_lists.mat"
 QUERIES_DIR = "queries_real"
 YAWS = 12
@@ -66,29 +55,24 @@ PITTSBURGH_NORTHING = 4_476_500.0
 _CHUNK = 8   # panoramas per task
 
 
-def settings(cfg: dict[str, Any] | None) -> dict[str, Any]:
-    """params `synthetic_pittsburgh` completed with DEFAULTS; unknown keys and conditions are errors."""
-    unknown = sorted(set(cfg or {}) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"params synthetic_pittsburgh: unknown keys {unknown}; known: {sorted(DEFAULTS)}")
-    out = {**DEFAULTS, **(cfg or {})}
+def check_conditions(cfg: SyntheticPittsburgh) -> None:
+    """The reference and query conditions must be renderer conditions (softloc.synthetic.looks)."""
     for key in ("reference_condition", "query_condition"):
-        if out[key] not in rendering.CONDITIONS:
-            raise ValueError(f"params synthetic_pittsburgh.{key}: unknown condition {out[key]!r}; "
-                             f"expected one of {rendering.CONDITION_NAMES}")
-    return out
+        if getattr(cfg, key) not in CONDITIONS:
+            raise ValueError(f"params synthetic_pittsburgh.{key}: unknown condition {getattr(cfg, key)!r}; "
+                             f"expected one of {CONDITION_NAMES}")
 
 
-def plan_panoramas(cfg: dict[str, Any]) -> pd.DataFrame:
+def plan_panoramas(cfg: SyntheticPittsburgh) -> pd.DataFrame:
     """One row per panorama: kind (db | query), index, x, y (town metres), heading (rad)."""
-    cfg = settings(cfg)
-    route = town.build_route(float(cfg["route_length_m"]), np.random.default_rng([int(cfg["seed"]), 0]))
-    rng = np.random.default_rng([int(cfg["seed"]), 7])
-    spacing = float(cfg["place_spacing_m"])
+    check_conditions(cfg)
+    route = town.seeded_route(cfg.seed, cfg.route_length_m)
+    rng = np.random.default_rng([cfg.seed, 7])
+    spacing = cfg.place_spacing_m
     s_db = town.EXTENSION_M + np.arange(spacing / 2, route.length, spacing)
-    s_q = town.EXTENSION_M + rng.uniform(0.0, float(cfg["query_route_fraction"]) * route.length, int(cfg["query_places"]))
-    lateral_db = np.full(len(s_db), -float(cfg["reference_lateral_m"]))
-    lateral_q = rng.uniform(-1.0, 1.0, len(s_q)) * float(cfg["query_lateral_m"])
+    s_q = town.EXTENSION_M + rng.uniform(0.0, cfg.query_route_fraction * route.length, cfg.query_places)
+    lateral_db = np.full(len(s_db), -cfg.reference_lateral_m)
+    lateral_q = rng.uniform(-1.0, 1.0, len(s_q)) * cfg.query_lateral_m
     heading_db = route.at(s_db)[2] + np.deg2rad(rng.normal(0.0, 3.0, len(s_db)))
     heading_q = rng.uniform(0.0, 2 * np.pi, len(s_q))
     frames = []
@@ -105,9 +89,8 @@ def view_names(index: int) -> list[str]:
     return [f"{index // 1000:03d}/{index:06d}_pitch{p}_yaw{y}.jpg" for p in PITCHES for y in range(1, YAWS + 1)]
 
 
-def write_pittsburgh(cfg: dict[str, Any] | None, root: str | os.PathLike, workers: int | None = None) -> dict[str, int]:
+def write_pittsburgh(cfg: SyntheticPittsburgh, root: str | os.PathLike, workers: int | None = None) -> dict[str, int]:
     """Render every panorama and write the views and the list file under `root` (empty or absent)."""
-    cfg = settings(cfg)
     root = Path(root)
     panoramas = plan_panoramas(cfg)
     tasks = [(root, panoramas.iloc[i:i + _CHUNK]) for i in range(0, len(panoramas), _CHUNK)]
@@ -139,25 +122,24 @@ def write_pittsburgh(cfg: dict[str, Any] | None, root: str | os.PathLike, worker
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(cfg: dict[str, Any]) -> None:
+def _init_worker(cfg: SyntheticPittsburgh) -> None:
     """Build the town, a renderer of twice the view height and the two looks (once per process)."""
-    seed = int(cfg["seed"])
-    route = town.build_route(float(cfg["route_length_m"]), np.random.default_rng([seed, 0]))
-    scenery = town.build_scenery(route, np.random.default_rng([seed, 4]))
-    renderer = rendering.Renderer(scenery, int(cfg["image_width"]), 2 * int(cfg["image_height"]))
+    seed = cfg.seed
+    _, scenery = town.build_town(seed, cfg.route_length_m)
+    renderer = Renderer(scenery, cfg.image_width, 2 * cfg.image_height)
     _WORKER.update(cfg=cfg, renderer=renderer, looks={
-        "db": renderer.make_look(cfg["reference_condition"], np.random.default_rng([seed, 5, 0])),
-        "query": renderer.make_look(cfg["query_condition"], np.random.default_rng([seed, 5, 1])),
+        "db": renderer.make_look(cfg.reference_condition, np.random.default_rng([seed, 5, 0])),
+        "query": renderer.make_look(cfg.query_condition, np.random.default_rng([seed, 5, 1])),
     })
 
 
 def _render_chunk(root: Path, panoramas: pd.DataFrame) -> int:
     """Render and write the 24 views of each panorama of the chunk."""
     cfg, renderer = _WORKER["cfg"], _WORKER["renderer"]
-    height, quality = int(cfg["image_height"]), int(cfg["jpeg_quality"])
+    height, quality = cfg.image_height, cfg.jpeg_quality
     for pano in panoramas.itertuples():
         folder = root / (QUERIES_DIR if pano.kind == "query" else "")
-        frame_rng = np.random.default_rng([int(cfg["seed"]), 6, pano.kind == "query", pano.index])
+        frame_rng = np.random.default_rng([cfg.seed, 6, pano.kind == "query", pano.index])
         views = {}
         for y in range(YAWS):
             tall = renderer.render(pano.x, pano.y, pano.heading + np.deg2rad(30.0 * y), _WORKER["looks"][pano.kind], frame_rng)

@@ -1,8 +1,8 @@
 """The embedded Seasons set: a few locations of the synthetic town in the RobotCar Seasons layout,
 with the query poses that the real benchmark keeps hidden written to a separate truth file.
 
-A car drives short stretches ("locations") of the synthetic town's route (softloc.synthetic.robotcar_world,
-the same town as the training world, in its held-out test part) once in the reference condition
+A car drives short stretches ("locations") of the synthetic town's route (softloc.synthetic.town of
+params `synthetic`: the same town as the training world, in its held-out test part) once in the reference condition
 and a few times in each query condition, with three cameras (left, rear, right: 90, 180 and 270
 degrees from the heading, mounted around the car's centre). Written, as RobotCar Seasons:
 
@@ -27,7 +27,6 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -35,26 +34,15 @@ import pandas as pd
 from scipy.spatial.transform import Rotation
 
 from softloc import io
+from softloc.config import Synthetic, SyntheticSeasons
 from softloc.datasets.formats import seasons_files as files
-from softloc.synthetic import robotcar_world as synthetic
-from softloc.synthetic import render as rendering
 from softloc.synthetic import town
+from softloc.synthetic.camera import CAMERA_HEIGHT_M
+from softloc.synthetic.looks import CONDITION_NAMES, CONDITIONS
+from softloc.synthetic.render import Renderer
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "locations": 5,
-    "route_fractions": [0.47, 0.97],
-    "location_length_m": 10.0,
-    "reference_spacing_m": 1.0,
-    "reference_condition": "overcast-reference",
-    "query_conditions": {"sun": "sunny", "snow": "snow", "rain": "rain", "night": "night"},
-    "queries_per_location": 3,
-    "heading_jitter_deg": 1.5,
-    "image_size": 128,
-    "jpeg_quality": 90,
-}
 REFERENCE_RENDER = "overcast"
 # Camera yaw from the car's heading (degrees clockwise) and mounting point (metres forward, right).
 CAMERAS = {"left": (-90.0, (0.0, -0.5)), "rear": (180.0, (-1.0, 0.0)), "right": (90.0, (0.0, 0.5))}
@@ -64,16 +52,14 @@ CAPTURE_DT_US = 125_000                    # between reference captures (8 m/s, 
 TRUTH_FILE = "synthetic_truth.txt"
 
 
-def settings(cfg: dict | None) -> dict:
-    """`cfg` (params `synthetic_seasons`) completed with the defaults of any key it leaves out."""
-    out = {**DEFAULTS, **(cfg or {})}
-    unknown = sorted(set(out["query_conditions"].values()) - set(rendering.CONDITIONS))
+def check_conditions(cfg: SyntheticSeasons) -> None:
+    """Every query condition must render as a renderer condition (softloc.synthetic.looks)."""
+    unknown = sorted(set(cfg.query_conditions.values()) - set(CONDITIONS))
     if unknown:
         raise ValueError(f"params synthetic_seasons.query_conditions: renderer conditions {unknown} unknown; "
-                         f"expected {rendering.CONDITION_NAMES}")
-    if out["reference_condition"] in out["query_conditions"]:
+                         f"expected {CONDITION_NAMES}")
+    if cfg.reference_condition in cfg.query_conditions:
         raise ValueError("params synthetic_seasons: the reference condition is also a query condition")
-    return out
 
 
 def world_rotation(yaw: np.ndarray) -> np.ndarray:
@@ -87,27 +73,27 @@ def world_rotation(yaw: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([c, -s, zero], -1), np.stack([zero, zero, -one], -1), np.stack([s, c, zero], -1)], 1)
 
 
-def plan_captures(route: town.Route, cfg: dict) -> pd.DataFrame:
+def plan_captures(route: town.Route, cfg: SyntheticSeasons) -> pd.DataFrame:
     """Every capture (one per timestamp, three cameras each): condition, location, car pose, timestamp."""
-    cfg = settings(cfg)
-    rng = np.random.default_rng([int(cfg["seed"]), 11])
-    lo, hi = (float(f) for f in cfg["route_fractions"])
-    length = float(cfg["location_length_m"])
-    starts = town.EXTENSION_M + np.linspace(lo, hi, int(cfg["locations"])) * route.length - length / 2
-    conditions = [cfg["reference_condition"], *cfg["query_conditions"]]
+    check_conditions(cfg)
+    rng = np.random.default_rng([cfg.seed, 11])
+    lo, hi = cfg.route_fractions
+    length = cfg.location_length_m
+    starts = town.EXTENSION_M + np.linspace(lo, hi, cfg.locations) * route.length - length / 2
+    conditions = [cfg.reference_condition, *cfg.query_conditions]
     rows = []
     for k, condition in enumerate(conditions):
         day = FIRST_DAY + dt.timedelta(days=17 * k, hours=int(rng.integers(0, 8)))
         clock = calendar.timegm(day.utctimetuple()) * 1_000_000 + int(rng.integers(0, 1_000_000))
         for loc, s0 in enumerate(starts):
             if k == 0:
-                along = np.arange(0.0, length, float(cfg["reference_spacing_m"]))
+                along = np.arange(0.0, length, cfg.reference_spacing_m)
                 lanes = np.full(len(along), REFERENCE_LANE_M)
                 jitter = np.zeros(len(along))
             else:
-                along = np.sort(rng.uniform(0.0, length, int(cfg["queries_per_location"])))
+                along = np.sort(rng.uniform(0.0, length, cfg.queries_per_location))
                 lanes = rng.uniform(1.4, 2.2, len(along))
-                jitter = rng.normal(0.0, np.deg2rad(float(cfg["heading_jitter_deg"])), len(along))
+                jitter = rng.normal(0.0, np.deg2rad(cfg.heading_jitter_deg), len(along))
             cx, cy, heading = route.at(s0 + along)
             clock += 60_000_000   # a minute between locations
             for i in range(len(along)):
@@ -132,35 +118,37 @@ def camera_poses(captures: pd.DataFrame) -> pd.DataFrame:
             "name": [f"{c}/{camera}/{t}.jpg" for c, t in zip(captures["condition"], captures["timestamp"])],
             "condition": captures["condition"].to_numpy(), "location": captures["location"].to_numpy(),
             "camera": camera, "yaw": yaw, "qw": q[:, 0], "qx": q[:, 1], "qy": q[:, 2], "qz": q[:, 3],
-            "cx": x - town.ORIGIN_EASTING, "cy": y - town.ORIGIN_NORTHING, "cz": rendering.CAMERA_HEIGHT_M,
+            "cx": x - town.ORIGIN_EASTING, "cy": y - town.ORIGIN_NORTHING, "cz": CAMERA_HEIGHT_M,
         }))
     return pd.concat(frames, ignore_index=True).sort_values("name", kind="stable").reset_index(drop=True)
 
 
-def write_seasons(synthetic_cfg: dict, cfg: dict, root: str | os.PathLike) -> dict[str, int]:
-    """Render and write the embedded Seasons set under `root`; returns image counts."""
-    cfg = settings(cfg)
+def write_seasons(world: Synthetic, cfg: SyntheticSeasons, root: str | os.PathLike) -> dict[str, int]:
+    """Render and write the embedded Seasons set under `root`, in the town of params `synthetic`
+    (`world`: its seed and route length); returns image counts."""
+    check_conditions(cfg)
     root = Path(root)
-    route, scenery = synthetic.build_world(synthetic_cfg)
-    size = int(cfg["image_size"])
-    renderer = rendering.Renderer(scenery, size, size)
+    route, scenery = town.build_town(world.seed, world.route_length_m)
+    size = cfg.image_size
+    renderer = Renderer(scenery, size, size)
+    camera = renderer.camera
     images = camera_poses(plan_captures(route, cfg))
     if images["name"].duplicated().any():
         raise ValueError(f"synthetic Seasons: two images named {images['name'][images['name'].duplicated()].iloc[0]!r}")
-    reference = images["condition"] == cfg["reference_condition"]
-    render_as = {cfg["reference_condition"]: REFERENCE_RENDER, **cfg["query_conditions"]}
+    reference = images["condition"] == cfg.reference_condition
+    render_as = {cfg.reference_condition: REFERENCE_RENDER, **cfg.query_conditions}
     for k, (condition, group) in enumerate(images.groupby("condition", sort=True)):
-        look = renderer.make_look(render_as[condition], np.random.default_rng([int(cfg["seed"]), 12, k]))
-        frame_rng = np.random.default_rng([int(cfg["seed"]), 13, k])
+        look = renderer.make_look(render_as[condition], np.random.default_rng([cfg.seed, 12, k]))
+        frame_rng = np.random.default_rng([cfg.seed, 13, k])
         for row in group.itertuples(index=False):
             rgb = renderer.render(float(row.cx + town.ORIGIN_EASTING), float(row.cy + town.ORIGIN_NORTHING),
                                   float(row.yaw), look, frame_rng)
-            _write_jpeg(root / "images" / row.name, rgb, int(cfg["jpeg_quality"]))
-    for camera, (yaw_deg, mount) in CAMERAS.items():
-        files.write_intrinsics(root / "intrinsics" / f"{camera}_intrinsics.txt", renderer.f, renderer.f,
-                               renderer.cx, renderer.cy)
-        _write_extrinsics(root / "extrinsics" / f"{camera}_extrinsics.txt", yaw_deg, mount)
-    nvm = images[reference].assign(name=lambda t: t["name"].str.replace(".jpg", ".png"), focal=renderer.f)
+            _write_jpeg(root / "images" / row.name, rgb, cfg.jpeg_quality)
+    for name, (yaw_deg, mount) in CAMERAS.items():
+        files.write_intrinsics(root / "intrinsics" / f"{name}_intrinsics.txt", camera.f, camera.f,
+                               camera.cx, camera.cy)
+        _write_extrinsics(root / "extrinsics" / f"{name}_extrinsics.txt", yaw_deg, mount)
+    nvm = images[reference].assign(name=lambda t: t["name"].str.replace(".jpg", ".png"), focal=camera.f)
     files.write_nvm(root / "3D-models" / "all-merged" / "all.nvm", nvm)
     queries = images[~reference]
     for loc, group in queries.groupby("location", sort=True):
@@ -168,7 +156,7 @@ def write_seasons(synthetic_cfg: dict, cfg: dict, root: str | os.PathLike) -> di
                       root / "3D-models" / "individual" / "queries_per_location" / f"queries_location_{loc:03d}.txt")
     files.write_pose_list(root / TRUTH_FILE, queries)
     counts = {"reference": int(reference.sum()), "queries": int((~reference).sum()),
-              "locations": int(cfg["locations"]), "conditions": len(render_as)}
+              "locations": cfg.locations, "conditions": len(render_as)}
     log.info("wrote %d reference and %d query images (%d locations, %d conditions, 3 cameras) under %s",
              counts["reference"], counts["queries"], counts["locations"], counts["conditions"], root)
     return counts

@@ -147,6 +147,17 @@ def build_scenery(route: Route, rng: np.random.Generator) -> Scenery:
                    parking=parking, tiles=tiles, tile_index=index, tile_origin=origin, sun_azimuth=sun_az, sun_elevation=sun_el)
 
 
+def seeded_route(seed: int, length_m: float) -> Route:
+    """The route of the town of `seed`, from its own random stream (same seed, same streets)."""
+    return build_route(length_m, np.random.default_rng([seed, 0]))
+
+
+def build_town(seed: int, length_m: float) -> tuple[Route, Scenery]:
+    """The town of `seed`: its route and the scenery along it (each from its own random stream)."""
+    route = seeded_route(seed, length_m)
+    return route, build_scenery(route, np.random.default_rng([seed, 4]))
+
+
 def _line_street_side(route: Route, s_a: float, s_b: float, heading: float, side: float,
                       styles: np.ndarray, rng: np.random.Generator,
                       walls: list[list[float]], footprints: list[np.ndarray]) -> None:

@@ -1,0 +1,98 @@
+"""Trees, lamp posts and a run's parked cars in a frame: boxes and ellipses drawn far to near,
+each column hidden behind a nearer wall."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from softloc.synthetic import town
+from softloc.synthetic.camera import CAMERA_HEIGHT_M, Camera, View
+from softloc.synthetic.looks import Look
+
+SPRITE_FAR_M = 70.0
+TREE_CROWN = np.array((60, 95, 45), dtype=np.float32)
+TRUNK = np.array((85, 65, 45), dtype=np.float32)
+POLE = np.array((70, 72, 75), dtype=np.float32)
+CAR_GLASS = np.array((30, 35, 45), np.float32)
+
+
+class Sprites:
+    """Draws the town's trees and lamp posts and a look's parked cars for one camera."""
+
+    def __init__(self, camera: Camera, scenery: town.Scenery):
+        self.camera, self.scenery = camera, scenery
+
+    def draw(self, img: np.ndarray, z: np.ndarray, view: View, look: Look, maps: dict) -> None:
+        """Trees, lamp posts and this run's parked cars, far to near, hidden behind nearer walls."""
+        cam, p = self.camera, look.params
+        x, y, fx, fy, rx, ry = view
+        sp, cars = self.scenery.sprites, look.cars
+        xs = np.concatenate([sp["x"], cars["x"]]) - x
+        ys = np.concatenate([sp["y"], cars["y"]]) - y
+        kinds = np.concatenate([sp["kind"], np.full(len(cars["x"]), 2.0)])
+        fwd = xs * fx + ys * fy
+        lat = xs * rx + ys * ry
+        ok = (fwd > 1.0) & (fwd < SPRITE_FAR_M) & (np.abs(lat) < fwd * 0.7 + 3.0)
+        order = np.flatnonzero(ok)[np.argsort(-fwd[ok])]
+        if order.size == 0:
+            return
+        n_static = len(sp["x"])
+        fogc = np.array(p["fog"], np.float32)
+        zs_all = fwd[order]
+        fog_all = np.exp(-zs_all / p["fog_m"])
+        col_all = cam.cx + cam.f * lat[order] / zs_all
+        crown_c = TREE_CROWN if not p["snow"] else np.array((215, 222, 220), np.float32)
+        trunk_c = TRUNK * p["ambient"]
+        pole_c = POLE * (p["ambient"] + p["sun"] * 0.3)
+        glow = np.array((255, 225, 160), np.float32) * min(1.0, 0.4 + p["lamps"])
+        ch = maps["ch"]
+        for i, zs, fog, col in zip(order.tolist(), zs_all.tolist(), fog_all.tolist(), col_all.tolist()):
+            scale = cam.f / zs
+            ground_row = cam.cy + scale * CAMERA_HEIGHT_M
+            mist = fogc * (1 - fog)
+            light = p["ambient"] + p["sun"] * 0.5 + p["headlights"] * 0.8 * math.exp(-zs / 10.0)
+            if kinds[i] == 0:
+                size = sp["size"][i] * scale
+                self._box(img, ch, z, zs, col, 0.18 * size, ground_row - 3.0 * size, ground_row, trunk_c * fog + mist)
+                self._ellipse(img, ch, z, zs, col, ground_row - 4.6 * size, 2.2 * size, 2.0 * size,
+                              crown_c * (light * fog) + mist)
+            elif kinds[i] == 1:
+                self._box(img, ch, z, zs, col, max(0.5, 0.09 * scale), ground_row - 6.0 * scale, ground_row,
+                          pole_c * fog + mist)
+                if p["lamps"]:
+                    self._ellipse(img, ch, z, zs, col, ground_row - 6.0 * scale, max(1.0, 0.5 * scale),
+                                  max(1.0, 0.3 * scale), glow)
+            else:
+                c = i - n_static
+                along = abs(math.sin(cars["heading"][c]) * xs[i] + math.cos(cars["heading"][c]) * ys[i])
+                across = math.sqrt(max(xs[i] ** 2 + ys[i] ** 2 - along ** 2, 0.0))
+                dist = max(math.hypot(xs[i], ys[i]), 1e-6)
+                half = 0.5 * scale * (1.8 * along + 4.3 * across) / dist   # car seen from behind .. side
+                body = cars["colour"][c]
+                self._box(img, ch, z, zs, col, half, ground_row - 0.3 * scale, ground_row, body * 0.15 * fog + mist)
+                self._box(img, ch, z, zs, col, half, ground_row - 1.0 * scale, ground_row - 0.3 * scale,
+                          body * (light * fog) + mist)
+                roof = (body * 0.9 if not p["snow"] else np.full(3, 235.0, np.float32)) * (light * fog) + mist
+                self._box(img, ch, z, zs, col, 0.8 * half, ground_row - 1.5 * scale, ground_row - 1.0 * scale,
+                          CAR_GLASS * (light * fog) + mist)
+                self._box(img, ch, z, zs, col, 0.8 * half, ground_row - 1.55 * scale, ground_row - 1.45 * scale, roof)
+
+    def _box(self, img, ch, z, zs, col, half_w, top, bottom, colour) -> None:
+        c0, c1 = max(0, math.floor(col - half_w)), min(self.camera.width, math.ceil(col + half_w) + 1)
+        r0, r1 = max(0, math.floor(top)), min(self.camera.height, math.ceil(bottom))
+        if c0 >= c1 or r0 >= r1:
+            return
+        visible = zs < z[c0:c1]
+        img[r0:r1, c0:c1][:, visible] = colour.take(ch[r0:r1, c0:c1][:, visible])
+
+    def _ellipse(self, img, ch, z, zs, col, row, rx, ry, colour) -> None:
+        c0, c1 = max(0, math.floor(col - rx)), min(self.camera.width, math.ceil(col + rx) + 1)
+        r0, r1 = max(0, math.floor(row - ry)), min(self.camera.height, math.ceil(row + ry) + 1)
+        if c0 >= c1 or r0 >= r1:
+            return
+        cc = (self.camera.col_f[c0:c1] - col) * (1.0 / max(rx, 0.5))
+        rr = (self.camera.row_f[r0:r1] - row) * (1.0 / max(ry, 0.5))
+        inside = (rr * rr + cc * cc <= 1.0) & (zs < z[c0:c1])
+        img[r0:r1, c0:c1][inside] = colour.take(ch[r0:r1, c0:c1][inside])
