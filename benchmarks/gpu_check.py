@@ -12,8 +12,8 @@ $OUT/gpu_check.json, rewritten after every row so a killed run keeps what it mea
    + cudnn.benchmark, a larger batch, torch.compile), each against the FLOP limit (counted
    convolution FLOPs x 3 per trained image over --peak-tflops). Then the same step fed by our
    data path (tuples with hard negatives from the mining cache, reads from a memory-mapped
-   store, pinned host-to-device copies), made serially at each step and fed by softloc.train's
-   prefetcher (Trainer.step_batch: the next batch prepared in a thread, copied on a side
+   store, pinned host-to-device copies), made serially at each step and fed by softloc.training's
+   prefetcher (TupleFeed.step_batch: the next batch prepared in a thread, copied on a side
    stream); the ratio of step times is what the data path adds. Then the mining-cache refresh,
    amortised over its 250 steps.
 2. Extraction images/s: softloc.features.extract_features from the store (with PCA whitening,
@@ -41,6 +41,7 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the table's log
@@ -55,8 +56,9 @@ from softloc.features import Whitening, extract_features  # noqa: E402
 from softloc.imagestore import open_store  # noqa: E402
 from softloc.models import preprocess  # noqa: E402
 from softloc.pca import Pca  # noqa: E402
-from softloc.prefetch import StepBatch, host_batch  # noqa: E402
-from softloc.train import Split, TrainData, Trainer, refresh_cache  # noqa: E402
+from softloc.training import Split, TrainData, Trainer  # noqa: E402
+from softloc.training.feed import refresh_cache  # noqa: E402
+from softloc.training.prefetch import StepBatch, host_batch  # noqa: E402
 
 TUPLE_RADIUS_M = 25.0  # neighbour lists reach this far (params tuples.max_radius_m)
 SEARCH_GOAL_MS = 50.0  # issue 12: 10k x 100k x 256 on the GPU in <= 50 ms
@@ -184,17 +186,25 @@ def build_world(sizes: Sizes, tmp: Path) -> TrainData:
     return TrainData(Split(images, xy), np.zeros(n), pd.DataFrame(anchors), val, val, "gpu_check")
 
 
-def configs(sizes: Sizes, device: torch.device, params: dict[str, Any]) -> tuple[dict, dict, dict]:
-    """(method, model, train) sections: params.yaml's, with the check's sizes on top."""
+class Section(SimpleNamespace):
+    """A params section as attributes, as softloc.training reads softloc.config's models (their
+    model_dump too): pydantic is not on the GPU machine, so params.yaml is read without the schema."""
+
+    def model_dump(self, exclude_unset: bool = False) -> dict[str, Any]:
+        return {k: v.model_dump() if isinstance(v, Section) else v for k, v in vars(self).items()}
+
+
+def configs(sizes: Sizes, device: torch.device, params: dict[str, Any]) -> tuple[Section, Section, Section]:
+    """(method, model, train) sections: params.yaml's, with the check's sizes on top (seed 0)."""
     model = {**params["model"], "backbone": sizes.backbone, "init": "random", "clusters": sizes.clusters,
-             "image_max_side": sizes.max_side, "seed": 0}
+             "image_max_side": sizes.max_side}
     if sizes.small_channels:
         model["small_channels"] = list(sizes.small_channels)
     train = {**params["train"], "device": device.type, "amp": "bf16", "batch_tuples": sizes.tuples,
              "n_close": sizes.n_close, "n_far": sizes.n_far, "eval_batch_size": sizes.eval_batch,
-             "checkpoint_every_steps": 0, "seed": 0,
-             "mining": {**params["train"]["mining"], "cache_size": sizes.cache_size, "refresh_steps": sizes.refresh_steps}}
-    return params["methods"]["soft"], model, train
+             "checkpoint_every_steps": 0,
+             "mining": Section(**{**params["train"]["mining"], "cache_size": sizes.cache_size, "refresh_steps": sizes.refresh_steps})}
+    return Section(**params["methods"]["soft"]), Section(**model), Section(**train)
 
 
 def flops_per_trained_image(net: torch.nn.Module, height: int, width: int, device: torch.device) -> float:
@@ -222,21 +232,21 @@ def flops_per_trained_image(net: torch.nn.Module, height: int, width: int, devic
 
 
 class TrainCheck:
-    """softloc.train's Trainer on the check's world: model steps on synthetic device batches and on
+    """softloc.training's Trainer on the check's world: model steps on synthetic device batches and on
     our data path, for the eager network and (last, see main) the compiled one."""
 
     def __init__(self, sizes: Sizes, device: torch.device, data: TrainData, params: dict[str, Any], table: Table,
                  peak_tflops: float, tmp: Path) -> None:
         self.sizes, self.device, self.data, self.table = sizes, device, data, table
-        _, _, self.train_cfg = configs(sizes, device, params)
-        self.trainer = Trainer("soft", *configs(sizes, device, params), data, tmp / "reports", tmp / "resume")
+        _, _, self.train = configs(sizes, device, params)
+        self.trainer = Trainer("soft", *configs(sizes, device, params), 0, data, tmp / "reports", tmp / "resume")
         self.eager = self.trainer.net.train()
-        self.m = self.trainer.spec.size
+        self.m = self.trainer.feed.spec.size
         self.height, self.width = data.train.images.shape[1:3]
         flops = flops_per_trained_image(self.eager, self.height, self.width, device)
         self.limit = peak_tflops * 1e12 / flops
         table.add("train", "FLOPs per trained image (conv, fwd + bwd)", flops / 1e9, "GFLOP", f"limit {self.limit:,.0f} img/s at {peak_tflops:g} TFLOP/s")
-        self.order = self.trainer.sampler.epoch_order(np.random.default_rng(0))
+        self.order = self.trainer.feed.sampler.epoch_order(np.random.default_rng(0))
         self.window = self.order[: sizes.refresh_steps * sizes.tuples]  # anchors whose features the cache holds
         self.eager_step_s: float | None = None
 
@@ -281,7 +291,7 @@ class TrainCheck:
 
         def once() -> float:
             start = time.perf_counter()
-            tr.state.cache = refresh_cache(tr.net, self.data, self.window, np.random.default_rng(1), self.train_cfg, self.device, tr.amp)
+            tr.state.cache = refresh_cache(tr.net, self.data, self.window, np.random.default_rng(1), self.train, tr.placement)
             sync(self.device)
             return time.perf_counter() - start
 
@@ -299,7 +309,7 @@ class TrainCheck:
 
     def tuples_of(self, i: int) -> np.ndarray:
         b, s = self.sizes.tuples, i % self.window_steps
-        return self.trainer.build_tuples(self.window[s * b : (s + 1) * b], np.random.default_rng([0, i]), self.trainer.state.cache)
+        return self.trainer.feed.build_tuples(self.window[s * b : (s + 1) * b], np.random.default_rng([0, i]), self.trainer.state.cache)
 
     def host_parts(self) -> None:
         """What the host spends per step: tuple sampling with hard negatives, store read + pin."""
@@ -320,16 +330,16 @@ class TrainCheck:
             """Each step's batch made when the step starts (no feed)."""
             def step(i: int) -> float:
                 s = i % steps
-                return tr.train_step(tr.feed.take(("serial", i), lambda: tr.host_batch(self.window, 0, s, tr.state.cache)))
+                return tr.train_step(tr.feed.prefetcher.take(("serial", i), lambda: tr.feed.host_batch(self.window, 0, s, tr.state.cache)))
             return median_seconds(step, sizes.warmup_steps, sizes.steps, self.device)
 
         def prefetched() -> float:
-            """softloc.train's loop: Trainer.step_batch takes the prepared batch and starts the next."""
+            """softloc.training's loop: TupleFeed.step_batch takes the prepared batch and starts the next."""
             times = []
             for i in range(sizes.warmup_steps + sizes.steps):
                 sync(self.device)
                 start = time.perf_counter()
-                tr.train_step(tr.step_batch(self.window, i % steps, steps))
+                tr.train_step(tr.feed.step_batch(self.window, 0, i % steps, steps, tr.state.cache))
                 if i >= sizes.warmup_steps:
                     times.append(time.perf_counter() - start)
             return statistics.median(times)
@@ -366,8 +376,8 @@ class TrainCheck:
 
 
 def check_extraction(sizes: Sizes, device: torch.device, data: TrainData, params: dict[str, Any], table: Table, tmp: Path) -> None:
-    _, model_cfg, train_cfg = configs(sizes, device, params)
-    trainer = Trainer("offtheshelf", {"loss": "none", "r1": 10, "r2": 25}, model_cfg, train_cfg, data, tmp / "reports", tmp / "resume")
+    _, model, train = configs(sizes, device, params)
+    trainer = Trainer("offtheshelf", Section(loss="none", r1=10, r2=25), model, train, 0, data, tmp / "reports", tmp / "resume")
     net = trainer.net.eval()
     images = data.train.images[: sizes.extract_images]
     rng = np.random.default_rng(0)
