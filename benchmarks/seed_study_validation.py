@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import sys
 import tempfile
@@ -66,14 +67,17 @@ def early_stopped_best(curve: list[float], patience: int) -> float:
 
 
 def run_one(method: str, params: Params, train: Train, seed: int, data: Any) -> dict[str, Any]:
-    """Train one method with `train` from `seed` in a scratch directory; its summary and step-0 validation."""
+    """Train one method with `train` from `seed` in a scratch directory; its summary, training
+    seconds, step-0 validation and validation curve."""
     with tempfile.TemporaryDirectory() as tmp:
         summary = train_method(method, params.methods[method], params.model, train, seed, data,
                                Path(tmp) / "model.pt", Path(tmp) / "reports", Path(tmp) / "resume",
-                               network_seed=NETWORK_SEED)
+                               telemetry_path=Path(tmp) / "telemetry.json", network_seed=NETWORK_SEED)
+        seconds = json.loads((Path(tmp) / "telemetry.json").read_text())["train_seconds"]
         rows = (Path(tmp) / "reports" / "plots" / "metrics" / "val" / "top1.tsv").read_text().splitlines()[1:]
     curve = [(int(r.split("\t")[0]), float(r.split("\t")[-1])) for r in rows]  # (step, top-1) per validation
-    return {**summary, "val_step0": curve[0][1], "val_curve": " ".join(f"{step}:{acc:.3f}" for step, acc in curve)}
+    return {**summary, "train_seconds": seconds, "val_step0": curve[0][1],
+            "val_curve": " ".join(f"{step}:{acc:.3f}" for step, acc in curve)}
 
 
 def read_runs(path: Path) -> list[dict[str, str]]:
