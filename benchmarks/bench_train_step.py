@@ -7,7 +7,7 @@ memory-mapped store + preprocessing + forward + loss + backward + Adam step (Tra
 plus the mining cache refresh amortised over train.mining.refresh_steps. Bare step = forward +
 loss + backward + Adam step on the same batch already preprocessed in memory. Both interleaved,
 medians reported. Uses the default world's data/processed when present, else an in-memory
-stand-in of the same image size (a straight street driven 8 times).
+stand-in of the same image size (a straight street driven 8 times). Seed 0.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ import torch
 
 from softloc.losses import TupleBatch
 from softloc.models import preprocess
-from softloc.params import load_params, plain
-from softloc.train import Split, TrainData, Trainer, init_clusters, load_train_data, refresh_cache
+from softloc.params import load_params
+from softloc.training import Split, TrainData, Trainer, load_train_data
+from softloc.training.embedding import init_clusters
+from softloc.training.feed import refresh_cache
 
 
 def stand_in_world(height: int, width: int, length: int = 700, runs: int = 8) -> TrainData:
@@ -50,37 +52,37 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--processed", default="data/processed")
     args = parser.parse_args()
-    params = plain(load_params())
-    model_cfg, train_cfg = params["model"], params["train"]
-    method_cfg = params["methods"][args.method]
+    params = load_params()
+    train = params.train
     if (Path(args.processed) / "images" / "train_images.npy").is_file():
         data, source = load_train_data(args.processed), args.processed
     else:
-        side = int(model_cfg["image_max_side"])
+        side = params.model.image_max_side
         data, source = stand_in_world(side * 3 // 4, side), "in-memory stand-in world"
-    trainer = Trainer(args.method, method_cfg, model_cfg, train_cfg, data, "/tmp/bench_reports", "/tmp/bench_resume")
-    init_clusters(trainer.net, data, train_cfg, trainer.device, trainer.amp)
+    trainer = Trainer(args.method, params.methods[args.method], params.model, train, 0, data, "/tmp/bench_reports", "/tmp/bench_resume")
+    feed, spec = trainer.feed, trainer.feed.spec
+    init_clusters(trainer.net, data, train, 0, trainer.placement)
     trainer.net.train()
-    b = int(train_cfg["batch_tuples"])
-    refresh = int(train_cfg["mining"]["refresh_steps"])
-    order = trainer.sampler.epoch_order(np.random.default_rng(0))
+    b = train.batch_tuples
+    refresh = train.mining.refresh_steps
+    order = feed.sampler.epoch_order(np.random.default_rng(0))
 
     refresh_times = []
     for _ in range(2):  # the first pays one-off warm-up (allocations, kernel selection)
         start = time.perf_counter()
-        trainer.state.cache = refresh_cache(trainer.net, data, order[: refresh * b], np.random.default_rng(1), train_cfg, trainer.device, trainer.amp)
+        trainer.state.cache = refresh_cache(trainer.net, data, order[: refresh * b], np.random.default_rng(1), train, trainer.placement)
         refresh_times.append(time.perf_counter() - start)
     refresh_s = min(refresh_times)
 
     def full(step: int) -> float:
         t = time.perf_counter()
-        trainer.train_step(trainer.feed.take(step, lambda: trainer.host_batch(order, 0, step, trainer.state.cache)))
+        trainer.train_step(feed.prefetcher.take(step, lambda: feed.host_batch(order, 0, step, trainer.state.cache)))
         return time.perf_counter() - t
 
     def bare(x: torch.Tensor, positions: torch.Tensor, shape: tuple[int, int]) -> float:
         t = time.perf_counter()
         features = trainer.net(x)
-        batch = TupleBatch(features.view(*shape, -1), positions, trainer.spec.n_close, trainer.spec.n_far, trainer.spec.n_extra)
+        batch = TupleBatch(features.view(*shape, -1), positions, spec.n_close, spec.n_far, spec.n_extra)
         loss = trainer.loss_fn(batch)
         trainer.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -90,7 +92,7 @@ def main() -> None:
     full_s, bare_s, sample_s, load_s = [], [], [], []
     for step in range(args.steps + 2):
         t = time.perf_counter()
-        rows = trainer.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng(step), trainer.state.cache)
+        rows = feed.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng(step), trainer.state.cache)
         t1 = time.perf_counter()
         x = preprocess(torch.from_numpy(np.ascontiguousarray(data.train.images[rows.ravel()])))
         t2 = time.perf_counter()
@@ -101,11 +103,11 @@ def main() -> None:
             load_s.append(t2 - t1)
             full_s.append(full(step))
             bare_s.append(bare(x, positions, rows.shape))
-    images = b * trainer.spec.size
+    images = b * spec.size
     f, bm = statistics.median(full_s), statistics.median(bare_s)
     amortised = refresh_s / refresh
-    print(f"data: {source}; method {args.method}; {b} tuples x {trainer.spec.size} images = {images} images/step "
-          f"at {tuple(data.train.images.shape[1:3])} px; torch threads {torch.get_num_threads()}; device {trainer.device}")
+    print(f"data: {source}; method {args.method}; {b} tuples x {spec.size} images = {images} images/step "
+          f"at {tuple(data.train.images.shape[1:3])} px; torch threads {torch.get_num_threads()}; device {trainer.placement.device}")
     print(f"bare model step (forward+loss+backward+Adam, batch in memory): {bm * 1000:.1f} ms  ({images / bm:.0f} images/s)")
     print(f"full training step (sampling+mining+store read+preprocess+model step): {f * 1000:.1f} ms  ({images / f:.0f} images/s)")
     print(f"  of which tuple sampling + hard negatives {statistics.median(sample_s) * 1000:.2f} ms, store read + preprocess {statistics.median(load_s) * 1000:.2f} ms")

@@ -12,8 +12,8 @@ $OUT/gpu_check.json, rewritten after every row so a killed run keeps what it mea
    + cudnn.benchmark, a larger batch, torch.compile), each against the FLOP limit (counted
    convolution FLOPs x 3 per trained image over --peak-tflops). Then the same step fed by our
    data path (tuples with hard negatives from the mining cache, reads from a memory-mapped
-   store, pinned host-to-device copies), made serially at each step and fed by softloc.train's
-   prefetcher (Trainer.step_batch: the next batch prepared in a thread, copied on a side
+   store, pinned host-to-device copies), made serially at each step and fed by softloc.training's
+   prefetcher (TupleFeed.step_batch: the next batch prepared in a thread, copied on a side
    stream); the ratio of step times is what the data path adds. Then the mining-cache refresh,
    amortised over its 250 steps.
 2. Extraction images/s: softloc.features.extract_features from the store (with PCA whitening,

@@ -1,6 +1,6 @@
 """benchmarks/gpu_check.py part 1, the data path: what the host spends per step (tuple sampling with
 hard negatives, store read + pin), and training steps fed by it, made serially at each step and
-prefetched as softloc.train runs them, against synthetic steps of the same network."""
+prefetched as softloc.training runs them, against synthetic steps of the same network."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from gpu_check_table import median_seconds, run_row, sync
 from gpu_check_train import TrainCheck
 
-from softloc.prefetch import host_batch
+from softloc.training.prefetch import host_batch
 
 
 class DataPathCheck:
@@ -29,7 +29,7 @@ class DataPathCheck:
 
     def tuples_of(self, i: int) -> np.ndarray:
         b, s = self.sizes.tuples, i % self.window_steps
-        return self.trainer.build_tuples(self.train.window[s * b : (s + 1) * b], np.random.default_rng([0, i]), self.trainer.state.cache)
+        return self.trainer.feed.build_tuples(self.train.window[s * b : (s + 1) * b], np.random.default_rng([0, i]), self.trainer.state.cache)
 
     def host_parts(self) -> None:
         """What the host spends per step: tuple sampling with hard negatives, store read + pin."""
@@ -50,16 +50,16 @@ class DataPathCheck:
             """Each step's batch made when the step starts (no feed)."""
             def step(i: int) -> float:
                 s = i % steps
-                return tr.train_step(tr.feed.take(("serial", i), lambda: tr.host_batch(self.train.window, 0, s, tr.state.cache)))
+                return tr.train_step(tr.feed.prefetcher.take(("serial", i), lambda: tr.feed.host_batch(self.train.window, 0, s, tr.state.cache)))
             return median_seconds(step, sizes.warmup_steps, sizes.steps, self.device)
 
         def prefetched() -> float:
-            """softloc.train's loop: Trainer.step_batch takes the prepared batch and starts the next."""
+            """softloc.training's loop: TupleFeed.step_batch takes the prepared batch and starts the next."""
             times = []
             for i in range(sizes.warmup_steps + sizes.steps):
                 sync(self.device)
                 start = time.perf_counter()
-                tr.train_step(tr.step_batch(self.train.window, i % steps, steps))
+                tr.train_step(tr.feed.step_batch(self.train.window, 0, i % steps, steps, tr.state.cache))
                 if i >= sizes.warmup_steps:
                     times.append(time.perf_counter() - start)
             return statistics.median(times)

@@ -9,17 +9,17 @@ from typing import Any
 import numpy as np
 import torch
 from gpu_check_table import Table, median_seconds, run_row
-from gpu_check_world import Sizes, configs
+from gpu_check_world import Section, Sizes, configs
 
 from softloc.features import Whitening, extract_features
 from softloc.models import preprocess
 from softloc.pca import Pca
-from softloc.train import TrainData, Trainer
+from softloc.training import TrainData, Trainer
 
 
 def check_extraction(sizes: Sizes, device: torch.device, data: TrainData, params: dict[str, Any], table: Table, tmp: Path) -> None:
-    _, model_cfg, train_cfg = configs(sizes, device, params)
-    trainer = Trainer("offtheshelf", {"loss": "none", "r1": 10, "r2": 25}, model_cfg, train_cfg, data, tmp / "reports", tmp / "resume")
+    _, model, train = configs(sizes, device, params)
+    trainer = Trainer("offtheshelf", Section(loss="none", r1=10, r2=25, n_extra=0), model, train, 0, data, tmp / "reports", tmp / "resume")
     net = trainer.net.eval()
     images = data.train.images[: sizes.extract_images]
     rng = np.random.default_rng(0)

@@ -12,8 +12,9 @@ import torch
 from gpu_check_table import Clock, Table, median_seconds, run_row, sync
 from gpu_check_world import Sizes, configs
 
-from softloc.prefetch import StepBatch
-from softloc.train import TrainData, Trainer, refresh_cache
+from softloc.training import TrainData, Trainer
+from softloc.training.feed import refresh_cache
+from softloc.training.prefetch import StepBatch
 
 
 def flops_per_trained_image(net: torch.nn.Module, height: int, width: int, device: torch.device) -> float:
@@ -38,21 +39,21 @@ def flops_per_trained_image(net: torch.nn.Module, height: int, width: int, devic
 
 
 class TrainCheck:
-    """softloc.train's Trainer on the check's world: model steps on synthetic device batches, for
+    """softloc.training's Trainer on the check's world: model steps on synthetic device batches, for
     the eager network and (last, see main) the compiled one; the mining-cache refresh."""
 
     def __init__(self, sizes: Sizes, device: torch.device, data: TrainData, params: dict[str, Any], table: Table,
                  peak_tflops: float, tmp: Path) -> None:
         self.sizes, self.device, self.data, self.table = sizes, device, data, table
-        _, _, self.train_cfg = configs(sizes, device, params)
-        self.trainer = Trainer("soft", *configs(sizes, device, params), data, tmp / "reports", tmp / "resume")
+        _, _, self.train_section = configs(sizes, device, params)
+        self.trainer = Trainer("soft", *configs(sizes, device, params), 0, data, tmp / "reports", tmp / "resume")
         self.eager = self.trainer.net.train()
-        self.m = self.trainer.spec.size
+        self.m = self.trainer.feed.spec.size
         self.height, self.width = data.train.images.shape[1:3]
         flops = flops_per_trained_image(self.eager, self.height, self.width, device)
         self.limit = peak_tflops * 1e12 / flops
         table.add("train", "FLOPs per trained image (conv, fwd + bwd)", flops / 1e9, "GFLOP", f"limit {self.limit:,.0f} img/s at {peak_tflops:g} TFLOP/s")
-        self.order = self.trainer.sampler.epoch_order(np.random.default_rng(0))
+        self.order = self.trainer.feed.sampler.epoch_order(np.random.default_rng(0))
         self.window = self.order[: sizes.refresh_steps * sizes.tuples]  # anchors whose features the cache holds
         self.eager_step_s: float | None = None
 
@@ -97,7 +98,7 @@ class TrainCheck:
 
         def once() -> float:
             start = time.perf_counter()
-            tr.state.cache = refresh_cache(tr.net, self.data, self.window, np.random.default_rng(1), self.train_cfg, self.device, tr.amp)
+            tr.state.cache = refresh_cache(tr.net, self.data, self.window, np.random.default_rng(1), self.train_section, tr.placement)
             sync(self.device)
             return time.perf_counter() - start
 

@@ -3,8 +3,9 @@ straight street in a memory-mapped store, with params.yaml's sections under the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,9 @@ import torch
 from scipy.spatial import cKDTree
 
 from softloc.imagestore import open_store
-from softloc.train import Split, TrainData
+from softloc.losses import LOSSES
+from softloc.losses.registry import BASE_KEYS
+from softloc.training import Split, TrainData
 
 TUPLE_RADIUS_M = 25.0  # neighbour lists reach this far (params tuples.max_radius_m)
 
@@ -76,14 +79,28 @@ def build_world(sizes: Sizes, tmp: Path) -> TrainData:
     return TrainData(Split(images, xy), np.zeros(n), pd.DataFrame(anchors), val, val, "gpu_check")
 
 
-def configs(sizes: Sizes, device: torch.device, params: dict[str, Any]) -> tuple[dict, dict, dict]:
-    """(method, model, train) sections: params.yaml's, with the check's sizes on top."""
+class Section(SimpleNamespace):
+    """A params section as attributes, as softloc.training reads softloc.config's models (their
+    model_dump too): pydantic is not on the GPU machine, so params.yaml is read without the schema."""
+
+    def model_dump(self, exclude_unset: bool = False) -> dict[str, Any]:
+        return {k: v.model_dump() if isinstance(v, Section) else v for k, v in vars(self).items()}
+
+
+def method_section(entry: dict[str, Any]) -> Section:
+    """A params.yaml `methods` entry with its left-out hyperparameters at the loss's defaults."""
+    hyper = LOSSES[entry["loss"]].params(**{k: v for k, v in entry.items() if k not in BASE_KEYS})
+    return Section(**{"n_extra": 0, **entry, **asdict(hyper)})
+
+
+def configs(sizes: Sizes, device: torch.device, params: dict[str, Any]) -> tuple[Section, Section, Section]:
+    """(method, model, train) sections: params.yaml's, with the check's sizes on top (seed 0)."""
     model = {**params["model"], "backbone": sizes.backbone, "init": "random", "clusters": sizes.clusters,
-             "image_max_side": sizes.max_side, "seed": 0}
+             "image_max_side": sizes.max_side}
     if sizes.small_channels:
         model["small_channels"] = list(sizes.small_channels)
     train = {**params["train"], "device": device.type, "amp": "bf16", "batch_tuples": sizes.tuples,
              "n_close": sizes.n_close, "n_far": sizes.n_far, "eval_batch_size": sizes.eval_batch,
-             "checkpoint_every_steps": 0, "seed": 0,
-             "mining": {**params["train"]["mining"], "cache_size": sizes.cache_size, "refresh_steps": sizes.refresh_steps}}
-    return params["methods"]["soft"], model, train
+             "checkpoint_every_steps": 0,
+             "mining": Section(**{**params["train"]["mining"], "cache_size": sizes.cache_size, "refresh_steps": sizes.refresh_steps})}
+    return method_section(params["methods"]["soft"]), Section(**model), Section(**train)

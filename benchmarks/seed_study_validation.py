@@ -15,9 +15,9 @@ pipeline's result) and "full budget" (the best validation of all epochs).
         --methods soft multisimilarity triplet quadruplet lazy_triplet triplet_huber logratio soft_sum \\
         --close-from any_traversal other_traversals --seeds 0 1 2 --out reports/seed_study
 
-A seed is `train.seed` (tuple order and sampling, hard-negative cache, NetVLAD's k-means
-init); `model.seed` stays fixed, so every method of one seed starts from the same network and
-offtheshelf is that network. Each finished run is appended to <out>/runs.csv, so a killed study
+A seed is the training seed (tuple order and sampling, hard-negative cache, NetVLAD's k-means
+init); the initial weights' seed stays 0, so every method starts from the same network and
+offtheshelf of a seed is that network with the seed's k-means init. Each finished run is appended to <out>/runs.csv, so a killed study
 continues where it stopped; <out>/table.md is rewritten after every run: per method and option
 the early-stopped validation top-1 of each seed, their mean and the mean gain over offtheshelf
 (points, with the smallest gain of the seeds), and the same mean gain for the full budget.
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import logging
 import sys
 import tempfile
@@ -43,9 +44,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from softloc.params import load_params, plain  # noqa: E402
-from softloc.train import CLOSE_FROM, load_train_data, train_method  # noqa: E402
+from softloc.config import Params, Train  # noqa: E402
+from softloc.params import load_params  # noqa: E402
+from softloc.training import load_train_data, train_method  # noqa: E402
 
+CLOSE_FROM = ("other_traversals", "any_traversal")  # train.close_from's values, in the study's order
+NETWORK_SEED = 0  # the initial weights of every run
 FIELDS = ["method", "close_from", "seed", "overrides", "early_stop_top1", "full_budget_top1", "val_step0", "train_seconds", "val_curve"]
 
 
@@ -62,14 +66,18 @@ def early_stopped_best(curve: list[float], patience: int) -> float:
     return best
 
 
-def run_one(method: str, params: dict[str, Any], train_cfg: dict[str, Any], data: Any) -> dict[str, Any]:
-    """Train one method with `train_cfg` in a scratch directory; its summary and step-0 validation."""
+def run_one(method: str, params: Params, train: Train, seed: int, data: Any) -> dict[str, Any]:
+    """Train one method with `train` from `seed` in a scratch directory; its summary, training
+    seconds, step-0 validation and validation curve."""
     with tempfile.TemporaryDirectory() as tmp:
-        summary = train_method(method, params["methods"][method], params["model"], train_cfg, data,
-                               Path(tmp) / "model.pt", Path(tmp) / "reports", Path(tmp) / "resume")
+        summary = train_method(method, params.methods[method], params.model, train, seed, data,
+                               Path(tmp) / "model.pt", Path(tmp) / "reports", Path(tmp) / "resume",
+                               telemetry_path=Path(tmp) / "telemetry.json", network_seed=NETWORK_SEED)
+        seconds = json.loads((Path(tmp) / "telemetry.json").read_text())["train_seconds"]
         rows = (Path(tmp) / "reports" / "plots" / "metrics" / "val" / "top1.tsv").read_text().splitlines()[1:]
     curve = [(int(r.split("\t")[0]), float(r.split("\t")[-1])) for r in rows]  # (step, top-1) per validation
-    return {**summary, "val_step0": curve[0][1], "val_curve": " ".join(f"{step}:{acc:.3f}" for step, acc in curve)}
+    return {**summary, "train_seconds": seconds, "val_step0": curve[0][1],
+            "val_curve": " ".join(f"{step}:{acc:.3f}" for step, acc in curve)}
 
 
 def read_runs(path: Path) -> list[dict[str, str]]:
@@ -112,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    params = plain(load_params())
+    params = load_params()
     overrides = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     tag = " ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
     data = load_train_data("data/processed")
@@ -126,12 +134,13 @@ def main() -> None:
         run_tag = "" if method == "offtheshelf" else tag
         if (method, option, seed, run_tag) in done:
             continue
-        train_cfg = {**params["train"], **({} if method == "offtheshelf" else overrides), "seed": seed,
-                     "close_from": params["train"]["close_from"] if option == "-" else option}
-        patience = int(train_cfg["patience"])
-        train_cfg["patience"] = int(train_cfg["epochs"]) + 1  # the whole budget; early stopping read off the curve
+        # --set values as YAML reads them (1e-4 is a string there): validated in lax mode, so they convert
+        train = Train.model_validate({**params.train.model_dump(), **({} if method == "offtheshelf" else overrides),
+                                      "close_from": params.train.close_from if option == "-" else option}, strict=False)
+        patience = train.patience
+        train = train.model_copy(update={"patience": train.epochs + 1})  # the whole budget; early stopping read off the curve
         start = time.perf_counter()
-        summary = run_one(method, params, train_cfg, data)
+        summary = run_one(method, params, train, seed, data)
         curve = [float(v.split(":")[1]) for v in summary["val_curve"].split()]
         row = {"method": method, "close_from": option, "seed": seed, "overrides": run_tag,
                "early_stop_top1": early_stopped_best(curve, patience), "full_budget_top1": max(curve),

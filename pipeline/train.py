@@ -10,7 +10,7 @@ wall-clock figure; timings go to reports/telemetry/, which is not tracked). A ki
 from models/.resume/ (not a DVC output, so DVC does not delete it before the rerun).
 
 With train.nproc_per_node > 1 the stage runs itself again under torchrun, one process per GPU
-(softloc.distributed: DistributedDataParallel, the same result as one process); rank 0 alone
+(softloc.training.distributed: DistributedDataParallel, the same result as one process); rank 0 alone
 writes the model, logs and checkpoints.
 """
 
@@ -22,31 +22,26 @@ import sys
 from pathlib import Path
 
 from pipeline import run_stage
-from softloc.params import plain
-from softloc import distributed
-from softloc.train import load_train_data, pick_device, train_method
+from softloc.training import distributed, load_train_data, pick_device, train_method
 
 log = logging.getLogger("pipeline.train")
 
 
 def main() -> None:
-    run, typed = run_stage(__doc__, with_testset=False)
-    params = plain(typed)
-    method_cfg = params["methods"][run.method]
-    model_cfg = {**params["model"], "seed": run.seed}
-    train_cfg = {**params["train"], "seed": run.seed}
-    nproc = int(train_cfg["nproc_per_node"])
-    if nproc > 1 and method_cfg["loss"] != "none" and "WORLD_SIZE" not in os.environ:
+    run, params = run_stage(__doc__, with_testset=False)
+    method, train = params.methods[run.method], params.train
+    nproc = train.nproc_per_node
+    if nproc > 1 and method.loss != "none" and "WORLD_SIZE" not in os.environ:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                    "-m", "pipeline.train", run.method, str(run.seed)]
         log.info("launching %d processes: %s", nproc, " ".join(command))
         os.execv(sys.executable, command)  # this process becomes torchrun: a kill reaches it directly
-    if not distributed.init_from_env(pick_device(train_cfg["device"]).type).is_main:
+    if not distributed.init_from_env(pick_device(train.device).type).is_main:
         logging.disable(logging.INFO)  # rank 0 tells the story; the others report only problems
     data = load_train_data("data/processed")
-    log.info("training %s seed %d: %s (model %s)", run.method, run.seed, method_cfg, model_cfg)
+    log.info("training %s seed %d: %r (%r)", run.method, run.seed, method, params.model)
     summary = train_method(
-        run.method, method_cfg, model_cfg, train_cfg, data,
+        run.method, method, params.model, train, run.seed, data,
         model_path=run.model_dir / "model.pt",
         report_dir=run.train_report_dir,
         resume_root=Path("models/.resume") / f"seed{run.seed}",

@@ -40,7 +40,7 @@ class Box(NamedTuple):
 def utm_to_latlon(easting: np.ndarray, northing: np.ndarray, zone_number: int,
                   zone_letter: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert UTM metres of one zone to WGS84 latitude, longitude in degrees."""
-    import utm  # here, not at module level: GPU machines without utm still import softloc.mining
+    import utm  # here, not at module level: GPU machines without utm still import softloc.training.mining
 
     easting = np.asarray(easting, dtype=np.float64)
     northing = np.asarray(northing, dtype=np.float64)

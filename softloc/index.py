@@ -13,7 +13,7 @@ an existing route point is the same stretch of road (another lane, the opposite 
 spread) and is dropped. Each training image joins its nearest route point; each route point's
 anchor is one of its images drawn with `seed`, so anchors mix traversals, conditions and
 directions. Neighbour lists (row positions in train_images) reach tuples.max_radius_m, the largest
-radius of any method (softloc.config checks it); softloc.mining.TupleSampler takes each
+radius of any method (softloc.config checks it); softloc.training.mining.TupleSampler takes each
 method's close set from them.
 
 The test split must serve the evaluation as configured: every condition of

@@ -1,4 +1,4 @@
-"""Multi-process training (torchrun + DistributedDataParallel, softloc.distributed): 2 processes on
+"""Multi-process training (torchrun + DistributedDataParallel, softloc.training.distributed): 2 processes on
 CPU (gloo) end with the weights 1 process ends with at the same global batch."""
 
 from __future__ import annotations
@@ -12,21 +12,20 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from softloc import train as train_module
-from softloc.distributed import World
-from test_train import MODEL, TRAIN, TRIPLET, tiny_world
+from softloc.training import loop
+from softloc.training.distributed import World
+from test_train import MODEL, TRIPLET, tiny_world, train_with
 
 # 2 tuples a step (one per process), a cache refresh within the epoch, validation before and after
-CFG = {**TRAIN, "epochs": 1, "max_steps_per_epoch": 6, "checkpoint_every_steps": 0, "lr": 3e-3,
-       "mining": {**TRAIN["mining"], "refresh_steps": 4}}
+CFG = train_with(epochs=1, max_steps_per_epoch=6, checkpoint_every_steps=0, lr=3e-3, mining={"refresh_steps": 4})
 
 
 def without_batchnorm(build):
     """build_network with BatchNorm replaced by identity: BN couples a batch's images, so per-process
     statistics differ from the whole batch's on CPU (SyncBatchNorm needs CUDA); GroupNorm or no norm
     (VGG-16) keeps the processes exact."""
-    def wrapped(cfg):
-        net = build(cfg)
+    def wrapped(model, seed):
+        net = build(model, seed)
         for module in list(net.modules()):
             for name, child in module.named_children():
                 if isinstance(child, torch.nn.BatchNorm2d):
@@ -37,14 +36,14 @@ def without_batchnorm(build):
 
 def train_weights(tmp: Path) -> dict:
     """Train on the tiny world; the weights, how many processes shared the run, and its steps."""
-    train_module.build_network = without_batchnorm(train_module.build_network)
-    trainer = train_module.Trainer("triplet", TRIPLET, MODEL, CFG, tiny_world(), tmp / "reports", tmp / "resume")
+    loop.build_network = without_batchnorm(loop.build_network)
+    trainer = loop.Trainer("triplet", TRIPLET, MODEL, CFG, 0, tiny_world(), tmp / "reports", tmp / "resume")
     first = trainer.net.backbone[0].weight.detach().clone()
     trainer.run()
     trainer.feed.close()
     assert not torch.equal(first, trainer.net.backbone[0].weight)  # it trained
     return {"weights": {k: v.detach().clone() for k, v in trainer.net.state_dict().items()},
-            "processes": trainer.world.size, "steps": trainer.state.global_step}
+            "processes": trainer.placement.world.size, "steps": trainer.state.global_step}
 
 
 def process(rank: int, world_size: int, port: int, tmp: Path) -> None:
@@ -74,7 +73,7 @@ def test_world_shares_cover_every_item_once() -> None:
 @pytest.mark.slow
 def test_two_processes_train_the_weights_of_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(1)
-    monkeypatch.setattr(train_module, "build_network", train_module.build_network)  # restored after the test
+    monkeypatch.setattr(loop, "build_network", loop.build_network)  # restored after the test
     single = train_weights(tmp_path / "single")
     mp.spawn(process, args=(2, free_port(), tmp_path), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"run{r}.pt") for r in range(2)]

@@ -106,7 +106,8 @@ def test_every_imported_project_module_is_a_dep(name: str) -> None:
 
 def test_the_import_walk_follows_packages_relative_imports_and_function_bodies(tmp_path: Path) -> None:
     files = {p.relative_to(ROOT).as_posix() for p in closure("pipeline.train")}
-    assert {"pipeline/__init__.py", "pipeline/train.py", "softloc/__init__.py", "softloc/train.py",
+    assert {"pipeline/__init__.py", "pipeline/train.py", "softloc/__init__.py", "softloc/training/__init__.py",
+            "softloc/training/loop.py", "softloc/training/resume.py",
             "softloc/losses/__init__.py", "softloc/losses/soft.py", "softloc/io.py"} <= files
     assert not any(f.startswith("tests/") for f in files)
     pkg = tmp_path / "softloc" / "sub"

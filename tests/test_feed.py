@@ -1,4 +1,4 @@
-"""The training feed (softloc.prefetch): batches prepared one step ahead change no result, and the
+"""The training feed (softloc.training.prefetch): batches prepared one step ahead change no result, and the
 `train.compile` option trains the same network."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from softloc.prefetch import Prefetcher, StepBatch, host_batch, read_images
-from softloc.train import Trainer
-from test_train import MODEL, TRAIN, TRIPLET, tiny_world
+from softloc.config import Train
+from softloc.training import Trainer
+from softloc.training.prefetch import Prefetcher, StepBatch, host_batch, read_images
+from test_train import MODEL, TRIPLET, tiny_world, train_with
 
 CPU = torch.device("cpu")
 
@@ -72,8 +73,8 @@ def test_prefetcher_raises_the_error_of_the_taken_batch_and_drops_a_stale_one() 
     feed.close()
 
 
-def trained_weights(world, tmp_path: Path, train: dict) -> dict[str, torch.Tensor]:
-    trainer = Trainer("triplet", TRIPLET, MODEL, train, world, tmp_path / "reports", tmp_path / "resume")
+def trained_weights(world, tmp_path: Path, train: Train) -> dict[str, torch.Tensor]:
+    trainer = Trainer("triplet", TRIPLET, MODEL, train, 0, world, tmp_path / "reports", tmp_path / "resume")
     trainer.run()
     trainer.feed.close()
     return {k: v.clone() for k, v in trainer.net.state_dict().items()}
@@ -81,7 +82,7 @@ def trained_weights(world, tmp_path: Path, train: dict) -> dict[str, torch.Tenso
 
 def test_training_with_the_feed_equals_training_without_it(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # refresh every 3 steps: batches prepared before a refresh must be sampled again after it
-    train = {**TRAIN, "checkpoint_every_steps": 0, "mining": {**TRAIN["mining"], "refresh_steps": 3}}
+    train = train_with(checkpoint_every_steps=0, mining={"refresh_steps": 3})
     fed = trained_weights(world, tmp_path / "fed", train)
     taken = {"prepared": 0}
     original_take = Prefetcher.take
@@ -107,11 +108,11 @@ def test_compile_option_trains_the_same_network(world, tmp_path: Path, monkeypat
         compiled.append(module)
         return real_compile(module, backend="eager")
 
-    train = {**TRAIN, "epochs": 1, "checkpoint_every_steps": 0}
+    train = train_with(epochs=1, checkpoint_every_steps=0)
     eager = trained_weights(world, tmp_path / "eager", train)
     assert not compiled
     monkeypatch.setattr(torch, "compile", eager_backend)
-    with_compile = trained_weights(world, tmp_path / "compiled", {**train, "compile": True})
+    with_compile = trained_weights(world, tmp_path / "compiled", train.model_copy(update={"compile": True}))
     assert len(compiled) == 1
     assert with_compile.keys() == eager.keys()  # the eager module is saved: no _orig_mod. prefix
     for k in eager:

@@ -12,8 +12,8 @@ import torch
 from softloc.features import extract_features
 from softloc.models import build_network, preprocess
 from softloc.retrieval import faiss_gpu_available, search_top1, search_top1_numpy
-from softloc.train import train_method
-from test_train import MODEL, TRAIN, TRIPLET, tiny_world
+from softloc.training import train_method
+from test_train import MODEL, TRIPLET, tiny_world, train_with
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 
@@ -21,8 +21,8 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA G
 @needs_cuda
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_mixed_precision_training_on_cuda_runs_and_validates(tmp_path: Path, amp: str) -> None:
-    train = {**TRAIN, "device": "cuda", "amp": amp, "epochs": 1, "max_steps_per_epoch": 6}
-    summary = train_method("triplet", TRIPLET, MODEL, train, tiny_world(), tmp_path / "model.pt",
+    train = train_with(device="cuda", amp=amp, epochs=1, max_steps_per_epoch=6)
+    summary = train_method("triplet", TRIPLET, MODEL, train, 0, tiny_world(), tmp_path / "model.pt",
                            tmp_path / "reports", tmp_path / "resume")
     assert summary["steps"] == 6 and 0.0 <= summary["best_val_top1"] <= 1.0
     assert (tmp_path / "model.pt").is_file()
@@ -31,7 +31,7 @@ def test_mixed_precision_training_on_cuda_runs_and_validates(tmp_path: Path, amp
 @needs_cuda
 def test_cuda_extraction_matches_cpu() -> None:
     torch.manual_seed(0)
-    net = build_network(MODEL).eval()
+    net = build_network(MODEL, 0).eval()
     images = np.random.default_rng(0).integers(0, 256, size=(40, 24, 32, 3), dtype=np.uint8)
     cpu = extract_features(net, images, preprocess, batch_size=16, device=torch.device("cpu"))
     gpu = extract_features(net, images, preprocess, batch_size=16, device=torch.device("cuda"))

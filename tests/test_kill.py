@@ -1,7 +1,7 @@
 """A training process killed with SIGKILL mid-run, then rerun: the model file is byte-identical to
 an uninterrupted run's, and nothing half-written is left where a later stage could read it.
 
-The process trains the tiny in-memory world of test_train.py through softloc.train.train_method,
+The process trains the tiny in-memory world of test_train.py through softloc.training.train_method,
 as `python -m pipeline.train` does (which needs the whole data pipeline first).
 """
 
@@ -16,19 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from softloc import resume
+from softloc.training import resume
 
 TESTS = Path(__file__).resolve().parent
 DRIVER = f"""
 import sys
 sys.path.insert(0, {str(TESTS)!r})
-from test_train import MODEL, TRAIN, TRIPLET, tiny_world
-from softloc.train import train_method
+from test_train import MODEL, TRIPLET, tiny_world, train_with
+from softloc.training import train_method
 from pipeline import setup_logging
 setup_logging()
 out = sys.argv[1]
-cfg = {{**TRAIN, "epochs": 2, "max_steps_per_epoch": 8, "checkpoint_every_steps": 3}}
-train_method("triplet", TRIPLET, MODEL, cfg, tiny_world(length=80, traversals=2),
+cfg = train_with(epochs=2, max_steps_per_epoch=8, checkpoint_every_steps=3)
+train_method("triplet", TRIPLET, MODEL, cfg, 0, tiny_world(length=80, traversals=2),
              f"{{out}}/models/model.pt", f"{{out}}/reports", f"{{out}}/resume")
 """
 

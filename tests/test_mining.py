@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from softloc.mining import MiningCache, TupleSampler, TupleSpec, pick_diverse
+from softloc.training.mining import MiningCache, TupleSampler, TupleSpec, pick_diverse
 
 
 def anchors_table(xy: np.ndarray, anchor_rows: list[int], radius: float) -> pd.DataFrame:

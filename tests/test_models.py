@@ -7,17 +7,24 @@ import numpy as np
 import pytest
 import torch
 
+from softloc.config import Model
 from softloc.models import (
     NetVLAD,
     build_network,
     load_model,
     load_vgg16_weights,
+    model_record,
     preprocess,
     save_model,
     vgg16_features,
 )
 
-SMALL = {"backbone": "small", "init": "random", "weights": "", "clusters": 8, "image_max_side": 96, "seed": 0}
+SMALL = Model(backbone="small", init="random", weights="", clusters=8, image_max_side=96)
+
+
+def small(**update: object) -> Model:
+    """SMALL with `update`d keys, validated."""
+    return Model.model_validate({**SMALL.model_dump(exclude_unset=True), **update})
 # torchvision's VGG-16 `features`: conv layers at these indices (ReLU after each, max-pools at
 # 4, 9, 16, 23, 30), with these output channels; all 13 are kept.
 VGG16_CONV = {0: 64, 2: 64, 5: 128, 7: 128, 10: 256, 12: 256, 14: 256, 17: 512, 19: 512, 21: 512, 24: 512, 26: 512, 28: 512}
@@ -57,7 +64,7 @@ def fake_vgg16_file(tmp_path_factory):
 
 def test_imagenet_init_loads_torchvision_state_dict(fake_vgg16_file):
     path, state = fake_vgg16_file
-    net = build_network({**SMALL, "backbone": "vgg16", "init": "imagenet", "weights": str(path), "clusters": 4})
+    net = build_network(small(backbone="vgg16", init="imagenet", weights=str(path), clusters=4), 0)
     assert torch.equal(net.backbone[28].weight, state["features.28.weight"])
     assert torch.equal(net.backbone[0].bias, state["features.0.bias"])
     assert net.dim == 4 * 512
@@ -75,18 +82,18 @@ def test_vgg16_weights_with_wrong_layout_fail_naming_the_file(tmp_path, fake_vgg
 @pytest.mark.parametrize("weights", ["", "no/such/vgg16.pth"])
 def test_imagenet_init_without_weights_file_fails_clearly(weights):
     with pytest.raises(FileNotFoundError) as err:
-        build_network({**SMALL, "backbone": "vgg16", "init": "imagenet", "weights": weights})
+        build_network(small(backbone="vgg16", init="imagenet", weights=weights), 0)
     message = str(err.value)
     assert f"model.weights={weights!r}" in message and "never downloads" in message
 
 
 def test_bad_model_params_fail():
     with pytest.raises(ValueError, match="backbone"):
-        build_network({**SMALL, "backbone": "resnet"})
+        small(backbone="resnet")
     with pytest.raises(ValueError, match="init"):
-        build_network({**SMALL, "init": "pretrained"})
+        small(init="pretrained")
     with pytest.raises(ValueError, match="vgg16"):
-        build_network({**SMALL, "init": "imagenet", "weights": "x.pth"})
+        build_network(small(init="imagenet", weights="x.pth"), 0)
 
 
 def np_netvlad(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -122,7 +129,7 @@ def test_netvlad_matches_numpy_and_is_normalised():
 
 
 def test_network_output_is_normalised_with_dimension_k_times_c():
-    net = build_network(SMALL).eval()
+    net = build_network(SMALL, 0).eval()
     images = torch.randint(0, 256, (2, 72, 96, 3), dtype=torch.uint8)
     x = preprocess(images)
     out = net(x)
@@ -132,7 +139,7 @@ def test_network_output_is_normalised_with_dimension_k_times_c():
 
 
 def test_netvlad_pools_in_float32_under_autocast():
-    net = build_network(SMALL).eval()
+    net = build_network(SMALL, 0).eval()
     x = preprocess(torch.randint(0, 256, (1, 24, 32, 3), dtype=torch.uint8))
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = net(x)
@@ -166,10 +173,10 @@ def test_build_network_is_seeded_and_leaves_global_rng_alone():
     torch.manual_seed(123)
     before = torch.rand(1)
     torch.manual_seed(123)
-    a, b = build_network(SMALL), build_network(SMALL)
+    a, b = build_network(SMALL, 0), build_network(SMALL, 0)
     assert torch.rand(1) == before
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    c = build_network({**SMALL, "seed": 1})
+    c = build_network(SMALL, 1)
     assert not torch.equal(a.backbone[0].weight, c.backbone[0].weight)
 
 
@@ -184,7 +191,7 @@ def test_preprocess_normalises_with_imagenet_statistics():
 
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path):
-    net = build_network({**SMALL, "init": "random"})
+    net = build_network(SMALL, 0)
     x = preprocess(torch.randint(0, 256, (3, 72, 96, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2)))
     net.init_clusters(net.descriptors(x).detach())
     with torch.no_grad():  # weights away from the seeded initialisation load_model rebuilds
@@ -193,7 +200,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     expected = net(x)
     info = {"method": "soft", "init": "random", "epochs": 2, "best_val_accuracy": 0.5}
     path = tmp_path / "models" / "soft" / "model.pt"
-    save_model(path, net, {**SMALL, "backbone": "small"}, info)
+    save_model(path, net, SMALL, 0, info)
     loaded, loaded_info = load_model(path, "cpu")
     assert loaded_info == info and not loaded.training
     assert torch.equal(loaded(x), expected)
@@ -201,10 +208,10 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
 
 def test_load_model_of_imagenet_model_does_not_need_the_weights_file(tmp_path, fake_vgg16_file):
     weights, _ = fake_vgg16_file
-    cfg = {**SMALL, "backbone": "vgg16", "init": "imagenet", "weights": str(weights), "clusters": 2}
-    net = build_network(cfg).eval()
+    cfg = small(backbone="vgg16", init="imagenet", weights=str(weights), clusters=2)
+    net = build_network(cfg, 0).eval()
     path = tmp_path / "model.pt"
-    save_model(path, net, {**cfg, "weights": str(tmp_path / "gone.pth")}, {"init": "imagenet"})
+    save_model(path, net, cfg.model_copy(update={"weights": str(tmp_path / "gone.pth")}), 0, {"init": "imagenet"})
     loaded, _ = load_model(path)
     x = torch.randn(1, 3, 32, 32)
     torch.testing.assert_close(loaded(x), net(x))
@@ -220,10 +227,18 @@ def test_load_model_errors_name_the_file(tmp_path):
 
 
 def test_save_model_stores_plain_info_and_rejects_objects(tmp_path):
-    net = build_network(SMALL)
-    save_model(tmp_path / "m.pt", net, SMALL, {"best_val_accuracy": np.float32(0.25), "epochs": np.int64(3)})
+    net = build_network(SMALL, 0)
+    save_model(tmp_path / "m.pt", net, SMALL, 0, {"best_val_accuracy": np.float32(0.25), "epochs": np.int64(3)})
     _, info = load_model(tmp_path / "m.pt")
     assert info == {"best_val_accuracy": 0.25, "epochs": 3} and type(info["epochs"]) is int
     with pytest.raises(TypeError, match="JSON-like"):
-        save_model(tmp_path / "bad.pt", net, SMALL, {"when": object()})
+        save_model(tmp_path / "bad.pt", net, SMALL, 0, {"when": object()})
     assert not (tmp_path / "bad.pt").exists()
+
+
+def test_model_file_records_the_model_keys_as_set_and_the_seed(tmp_path):
+    save_model(tmp_path / "m.pt", build_network(SMALL, 3), SMALL, 3, {})
+    assert torch.load(tmp_path / "m.pt", weights_only=True)["model_cfg"] == {**SMALL.model_dump(exclude_unset=True), "seed": 3}
+    sparse = Model(backbone="small", clusters=8, image_max_side=96)   # defaults stay out of the record
+    assert model_record(sparse, 0) == {"backbone": "small", "clusters": 8, "image_max_side": 96, "seed": 0}
+    assert model_record(SMALL, 0, init="checkpoint") == {**SMALL.model_dump(exclude_unset=True), "init": "checkpoint", "seed": 0}

@@ -13,14 +13,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from softloc.config import Model, NoLoss, Triplet
 from softloc.models import load_model
 from softloc.models.netvlad_import import import_netvlad
-from softloc.train import train_method
+from softloc.training import train_method
 
 from test_train import TRAIN, tiny_world
 
 VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 CLUSTERS = 6
+ANY_MODEL = Model(backbone="small", clusters=4, image_max_side=32)
 
 
 class TheirNetVLAD(nn.Module):
@@ -87,8 +89,8 @@ def test_imported_checkpoint_gives_the_descriptors_of_its_network(tmp_path: Path
     model = their_model(vladv2, parallel)
     path = tmp_path / "checkpoint.pth.tar"
     write_checkpoint(model, path)
-    net, cfg = import_netvlad(path, {"image_max_side": 96, "clusters": 16, "backbone": "small"})
-    assert (cfg["backbone"], cfg["clusters"], cfg["image_max_side"]) == ("vgg16", CLUSTERS, 96)
+    net, cfg = import_netvlad(path, Model(image_max_side=96, clusters=16, backbone="small"))
+    assert (cfg.backbone, cfg.clusters, cfg.image_max_side, cfg.init) == ("vgg16", CLUSTERS, 96, "random")
     yy, xx = torch.meshgrid(torch.linspace(0, 6, 48), torch.linspace(0, 6, 64), indexing="ij")
     x = torch.stack([torch.randn(3, 48, 64, generator=torch.Generator().manual_seed(0)),    # noise and waves
                      2 * torch.stack([torch.sin(xx), torch.cos(yy), torch.sin(xx + yy)])])
@@ -102,33 +104,34 @@ def test_imported_checkpoint_gives_the_descriptors_of_its_network(tmp_path: Path
 
 def test_wrong_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nowhere.pth.tar: no NetVLAD checkpoint"):
-        import_netvlad(tmp_path / "nowhere.pth.tar", {})
+        import_netvlad(tmp_path / "nowhere.pth.tar", ANY_MODEL)
     (tmp_path / "text.pth").write_text("not torch")
     with pytest.raises(ValueError, match="text.pth: not a loadable pytorch-NetVlad checkpoint"):
-        import_netvlad(tmp_path / "text.pth", {})
+        import_netvlad(tmp_path / "text.pth", ANY_MODEL)
     state = their_model(False, False).state_dict()
     torch.save({k: v for k, v in state.items() if k != "pool.centroids"}, tmp_path / "no_pool.pth")
     with pytest.raises(ValueError, match="no 'pool.centroids'"):
-        import_netvlad(tmp_path / "no_pool.pth", {})
+        import_netvlad(tmp_path / "no_pool.pth", ANY_MODEL)
     torch.save({**state, "pool.centroids": torch.rand(CLUSTERS, 256)}, tmp_path / "resnet.pth")
     with pytest.raises(ValueError, match=r"shape \(6, 256\), expected \(K, 512\)"):
-        import_netvlad(tmp_path / "resnet.pth", {})
+        import_netvlad(tmp_path / "resnet.pth", ANY_MODEL)
 
 
 def test_train_method_imports_a_checkpoint_as_the_model(tmp_path: Path) -> None:
     path = tmp_path / "pitts30k.pth.tar"
     write_checkpoint(their_model(False, False), path)
-    model_cfg = {"backbone": "small", "init": "random", "weights": "", "clusters": 4, "image_max_side": 32,
-                 "small_channels": [8, 16, 16, 16]}
+    model = Model(backbone="small", init="random", weights="", clusters=4, image_max_side=32, small_channels=[8, 16, 16, 16])
     method = {"loss": "none", "r1": 10, "r2": 25, "n_extra": 0, "checkpoint": str(path)}
-    summary = train_method("netvlad_pitts30k", method, model_cfg, TRAIN, tiny_world(length=60, traversals=1),
+    summary = train_method("netvlad_pitts30k", NoLoss(**method), model, TRAIN, 0, tiny_world(length=60, traversals=1),
                            tmp_path / "model.pt", tmp_path / "reports", tmp_path / "resume")
     net, info = load_model(tmp_path / "model.pt")
-    imported, _ = import_netvlad(path, model_cfg)
+    imported, _ = import_netvlad(path, model)
     assert info["init"] == "checkpoint" and info["backbone"] == "vgg16" and summary["steps"] == 0
     for key, value in imported.state_dict().items():
         torch.testing.assert_close(net.state_dict()[key], value)
     assert json.loads((tmp_path / "reports" / "metrics.json").read_text())["best_val_top1"] == summary["best_val_top1"]
-    with pytest.raises(ValueError, match="needs loss: none"):
-        train_method("bad", {**method, "loss": "triplet"}, model_cfg, TRAIN, tiny_world(length=60, traversals=1),
-                     tmp_path / "bad.pt", tmp_path / "bad", tmp_path / "resume")
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["model_cfg"] == {   # the checkpoint's architecture
+        "backbone": "vgg16", "init": "checkpoint", "weights": "", "clusters": CLUSTERS, "image_max_side": 32,
+        "small_channels": [8, 16, 16, 16], "seed": 0}
+    with pytest.raises(ValueError, match="checkpoint"):   # a checkpoint is imported as is: loss none alone
+        Triplet(**{**method, "loss": "triplet"})

@@ -1,4 +1,4 @@
-"""Resume state that cannot mix versions (softloc.resume, Trainer.save_checkpoint/try_resume):
+"""Resume state that cannot mix versions (softloc.training.resume and .state, Trainer.save_checkpoint/try_resume):
 the key covers the code, the file loads with weights_only=True, stale states are swept."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from softloc import resume
-from softloc.mining import MiningCache
-from softloc.train import TrainState, Trainer
+from softloc.training import Trainer, resume
+from softloc.training.mining import MiningCache
+from softloc.training.state import TrainState
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_train import MODEL, TRAIN, TRIPLET, tiny_world  # noqa: E402
@@ -26,8 +26,8 @@ def world():
 
 
 def trainer(world, method: str, root: Path, model_path: Path) -> Trainer:
-    t = Trainer(method, TRIPLET, MODEL, TRAIN, world, root / "reports", root / "resume")
-    t.model_path = model_path
+    t = Trainer(method, TRIPLET, MODEL, TRAIN, 0, world, root / "reports", root / "resume")
+    t.checkpoints.model_path = model_path
     return t
 
 
@@ -81,11 +81,11 @@ def test_an_edit_of_the_code_starts_afresh_and_discards_the_old_state(world, tmp
     old.save_checkpoint()                      # a run killed after its first checkpoint
     monkeypatch.setattr(resume, "code_fingerprint", lambda packages=resume.CODE_PACKAGES: "edited softloc/losses")
     new = trainer(world, "triplet", tmp_path, tmp_path / "model.pt")
-    assert new.resume_dir != old.resume_dir
+    assert new.checkpoints.dir != old.checkpoints.dir
     with caplog.at_level(logging.INFO):
         assert not new.try_resume()
-    assert not old.resume_dir.exists()
-    assert f"removing stale resume state {old.resume_dir}" in caplog.text and "code changed" in caplog.text
+    assert not old.checkpoints.dir.exists()
+    assert f"removing stale resume state {old.checkpoints.dir}" in caplog.text and "code changed" in caplog.text
 
 
 def test_a_run_restored_from_dvc_run_cache_leaves_no_state(world, tmp_path: Path, caplog) -> None:
@@ -98,13 +98,13 @@ def test_a_run_restored_from_dvc_run_cache_leaves_no_state(world, tmp_path: Path
     other = trainer(world, "other", tmp_path, tmp_path / "other" / "model.pt")
     with caplog.at_level(logging.INFO):
         assert not other.try_resume()          # the next training process of any method sweeps
-    assert not killed.resume_dir.exists() and pending.resume_dir.exists()
+    assert not killed.checkpoints.dir.exists() and pending.checkpoints.dir.exists()
     assert "restored from DVC's run cache" in caplog.text
 
 
 def test_a_method_name_cannot_reach_outside_the_resume_root(world, tmp_path: Path) -> None:
     (tmp_path / "models" / "sibling").mkdir(parents=True)
-    t = Trainer("..", TRIPLET, MODEL, TRAIN, world, tmp_path / "reports", tmp_path / "models" / "resume")
+    t = Trainer("..", TRIPLET, MODEL, TRAIN, 0, world, tmp_path / "reports", tmp_path / "models" / "resume")
     with pytest.raises(ValueError, match="outside its root"):
         t.try_resume()
     assert (tmp_path / "models" / "sibling").is_dir()

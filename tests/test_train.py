@@ -11,21 +11,29 @@ import pandas as pd
 import pytest
 import torch
 
+from softloc.config import Mining, Model, NoLoss, Train, Triplet
 from softloc.losses import TupleBatch
 from softloc.models import load_model, preprocess
-import softloc.train
-from softloc.train import Split, TrainData, Trainer, init_clusters, train_method
+from softloc.training import Split, TrainData, Trainer, loop, train_method
+from softloc.training.embedding import init_clusters
 
-MODEL = {"backbone": "small", "init": "random", "weights": "", "clusters": 4, "image_max_side": 32, "small_channels": [8, 16, 16, 16]}
-TRAIN = {
-    "seed": 0, "device": "cpu", "amp": "off", "lr": 1.0e-3, "lr_decay": 0.5, "epochs": 2,
-    "max_steps_per_epoch": 5, "batch_tuples": 2, "n_close": 4, "n_far": 4, "max_yaw_deg": 30,
-    "init_images": 40, "mining": {"cache_size": 60, "refresh_steps": 4, "hard_fraction": 0.5},
-    "val_threshold_m": 5, "val_max_queries": 1000, "val_every_steps": 0, "patience": 5, "checkpoint_every_steps": 3,
-    "close_from": "any_traversal",
-    "eval_batch_size": 32,
-}
-TRIPLET = {"loss": "triplet", "r1": 5, "r2": 10}
+MODEL = Model(backbone="small", init="random", weights="", clusters=4, image_max_side=32, small_channels=[8, 16, 16, 16])
+TRAIN = Train(
+    device="cpu", amp="off", lr=1.0e-3, lr_decay=0.5, epochs=2,
+    max_steps_per_epoch=5, batch_tuples=2, n_close=4, n_far=4, max_yaw_deg=30,
+    init_images=40, mining=Mining(cache_size=60, refresh_steps=4, hard_fraction=0.5),
+    val_threshold_m=5, val_max_queries=1000, val_every_steps=0, patience=5, checkpoint_every_steps=3,
+    close_from="any_traversal",
+    eval_batch_size=32,
+)
+TRIPLET = Triplet(loss="triplet", r1=5, r2=10)
+OFF_THE_SHELF = NoLoss(loss="none", r1=10, r2=25)
+
+
+def train_with(**update: object) -> Train:
+    """TRAIN with `update`d keys (`mining` as a dict of its own updates), validated."""
+    mining = {**TRAIN.mining.model_dump(), **update.pop("mining", {})}
+    return Train.model_validate({**TRAIN.model_dump(), **update, "mining": mining})
 
 
 def render(x: np.ndarray, brightness: float, rng: np.random.Generator, texture: np.ndarray) -> np.ndarray:
@@ -73,18 +81,19 @@ def fixed_batch_loss(trainer: Trainer, rows: np.ndarray) -> float:
         x = preprocess(torch.from_numpy(trainer.data.train.images[rows.ravel()]))
         xy = trainer.data.train.xy[rows]
         pos = torch.from_numpy((xy - xy[:, :1]).astype(np.float32))
-        batch = TupleBatch(net(x).view(*rows.shape, -1), pos, trainer.spec.n_close, trainer.spec.n_far, trainer.spec.n_extra)
+        spec = trainer.feed.spec
+        batch = TupleBatch(net(x).view(*rows.shape, -1), pos, spec.n_close, spec.n_far, spec.n_extra)
         return float(trainer.loss_fn(batch))
 
 
 def test_short_training_lowers_the_loss(world: TrainData, tmp_path: Path) -> None:
-    cfg = {**TRAIN, "epochs": 1, "max_steps_per_epoch": 20, "checkpoint_every_steps": 0, "lr": 3e-3, "mining": {**TRAIN["mining"], "refresh_steps": 10}}
+    cfg = train_with(epochs=1, max_steps_per_epoch=20, checkpoint_every_steps=0, lr=3e-3, mining={"refresh_steps": 10})
     # margin 0.5: the tiny world's traversals differ in brightness only, which the initial
     # (GroupNorm) network already ignores; with margin 0.1 its loss starts near zero
-    trainer = Trainer("triplet", {**TRIPLET, "margin": 0.5}, MODEL, cfg, world, tmp_path / "reports", tmp_path / "resume")
-    anchors = trainer.sampler.anchors[::4][:12]
-    rows = trainer.sampler.sample(anchors, np.random.default_rng(123))
-    init_clusters(trainer.net, world, cfg, trainer.device, None)
+    trainer = Trainer("triplet", TRIPLET.model_copy(update={"margin": 0.5}), MODEL, cfg, 0, world, tmp_path / "reports", tmp_path / "resume")
+    anchors = trainer.feed.sampler.anchors[::4][:12]
+    rows = trainer.feed.sampler.sample(anchors, np.random.default_rng(123))
+    init_clusters(trainer.net, world, cfg, 0, trainer.placement)
     before = fixed_batch_loss(trainer, rows)
     trainer.run()
     after = fixed_batch_loss(trainer, rows)
@@ -95,7 +104,7 @@ def test_short_training_lowers_the_loss(world: TrainData, tmp_path: Path) -> Non
 
 def test_killed_run_resumes_and_ends_with_identical_weights(world: TrainData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def run(name: str) -> tuple[dict[str, torch.Tensor], dict]:
-        summary = train_method("triplet", TRIPLET, MODEL, TRAIN, world, tmp_path / name / "model.pt", tmp_path / name / "reports", tmp_path / name / "resume")
+        summary = train_method("triplet", TRIPLET, MODEL, TRAIN, 0, world, tmp_path / name / "model.pt", tmp_path / name / "reports", tmp_path / name / "resume")
         net, info = load_model(tmp_path / name / "model.pt")
         return net.state_dict(), {**info, **summary}
 
@@ -138,7 +147,7 @@ def test_killed_run_resumes_and_ends_with_identical_weights(world: TrainData, tm
 
 
 def test_off_the_shelf_saves_the_initialised_network_and_reports(world: TrainData, tmp_path: Path) -> None:
-    summary = train_method("offtheshelf", {"loss": "none"}, MODEL, TRAIN, world, tmp_path / "model.pt", tmp_path / "reports", tmp_path / "resume")
+    summary = train_method("offtheshelf", OFF_THE_SHELF, MODEL, TRAIN, 0, world, tmp_path / "model.pt", tmp_path / "reports", tmp_path / "resume")
     net, info = load_model(tmp_path / "model.pt")
     assert info["steps"] == 0 and info["init"] == "random" and 0 <= info["best_val_top1"] <= 1
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
@@ -154,8 +163,9 @@ def test_validation_at_learning_rate_zero_stays_at_the_step_zero_baseline(world:
     # Early stopping compares every validation with the step-0 one: training steps that do not
     # change the weights must not change the validated network (BatchNorm's running statistics
     # did: 0.497 -> 0.427 on the default world; the small backbone now has no running statistics).
-    cfg = {**TRAIN, "lr": 0.0, "epochs": 1, "max_steps_per_epoch": 6, "val_every_steps": 2, "patience": 10, "checkpoint_every_steps": 0}
-    trainer = Trainer("triplet", TRIPLET, MODEL, cfg, world, tmp_path / "reports", tmp_path / "resume")
+    cfg = train_with(epochs=1, max_steps_per_epoch=6, val_every_steps=2, patience=10, checkpoint_every_steps=0)
+    cfg = cfg.model_copy(update={"lr": 0.0})  # past the schema (lr > 0): no step changes the weights
+    trainer = Trainer("triplet", TRIPLET, MODEL, cfg, 0, world, tmp_path / "reports", tmp_path / "resume")
     trainer.run()
     vals = [h["val/top1"] for h in trainer.state.history if "val/top1" in h]
     assert len(vals) == 4 and max(abs(v - vals[0]) for v in vals) <= 0.01, vals
@@ -163,23 +173,23 @@ def test_validation_at_learning_rate_zero_stays_at_the_step_zero_baseline(world:
 
 def test_mining_cache_refreshed_at_each_epoch_start_and_every_refresh_steps(world: TrainData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     refreshes: list[tuple[int, int]] = []
-    original = softloc.train.refresh_cache
+    original = loop.refresh_cache
 
-    def recording(net, data, anchors, rng, train_cfg, device, amp):  # type: ignore[no-untyped-def]
+    def recording(net, data, anchors, rng, train, placement):  # type: ignore[no-untyped-def]
         refreshes.append((trainer.state.global_step, len(anchors)))
-        return original(net, data, anchors, rng, train_cfg, device, amp)
+        return original(net, data, anchors, rng, train, placement)
 
-    monkeypatch.setattr(softloc.train, "refresh_cache", recording)
-    cfg = {**TRAIN, "max_steps_per_epoch": 5, "checkpoint_every_steps": 0}  # 2 epochs of 5 steps, refresh_steps 4
-    trainer = Trainer("triplet", TRIPLET, MODEL, cfg, world, tmp_path / "reports", tmp_path / "resume")
+    monkeypatch.setattr(loop, "refresh_cache", recording)
+    cfg = train_with(max_steps_per_epoch=5, checkpoint_every_steps=0)  # 2 epochs of 5 steps, refresh_steps 4
+    trainer = Trainer("triplet", TRIPLET, MODEL, cfg, 0, world, tmp_path / "reports", tmp_path / "resume")
     trainer.run()
     # epoch steps 0 and 4 of each epoch; each cache holds the anchors of the steps up to the next refresh
     assert refreshes == [(0, 4 * 2), (4, 1 * 2), (5, 4 * 2), (9, 1 * 2)]
 
 
 def test_close_from_other_traversals_reaches_the_sampler(world: TrainData, tmp_path: Path) -> None:
-    trainer = Trainer("triplet", TRIPLET, MODEL, {**TRAIN, "close_from": "other_traversals"}, world, tmp_path / "reports", tmp_path / "resume")
-    rows = trainer.sampler.sample(trainer.sampler.anchors[:20], np.random.default_rng(0))
-    assert (world.traversal[rows[:, 1 : 1 + trainer.spec.n_close]] != world.traversal[rows[:, :1]]).all()
+    trainer = Trainer("triplet", TRIPLET, MODEL, train_with(close_from="other_traversals"), 0, world, tmp_path / "reports", tmp_path / "resume")
+    rows = trainer.feed.sampler.sample(trainer.feed.sampler.anchors[:20], np.random.default_rng(0))
+    assert (world.traversal[rows[:, 1 : 1 + trainer.feed.spec.n_close]] != world.traversal[rows[:, :1]]).all()
     with pytest.raises(ValueError, match="close_from"):
-        Trainer("triplet", TRIPLET, MODEL, {**TRAIN, "close_from": "own"}, world, tmp_path / "reports", tmp_path / "resume")
+        train_with(close_from="own")

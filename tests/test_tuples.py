@@ -13,7 +13,7 @@ import pytest
 from softloc import geometry, io, index as tuples
 from softloc.config import Split, Tuples
 from softloc.geometry import Box
-from softloc.mining import TupleSampler, TupleSpec
+from softloc.training.mining import TupleSampler, TupleSpec
 from softloc.schemas import IMAGES, SPLIT_IMAGES, TRAIN_ANCHORS
 from softloc.index import run_index
 

@@ -1,12 +1,12 @@
 """The localization network: a convolutional backbone followed by NetVLAD.
 
-    build_network(model_cfg) -> LocalizationNet   forward(x) -> (B, dim) L2-normalised
+    build_network(model: config.Model, seed) -> LocalizationNet   forward(x) -> (B, dim) L2-normalised
     preprocess(uint8 (B, H, W, 3)) -> float (B, 3, H, W) ImageNet-normalised
-    save_model(path, net, model_cfg, info) / load_model(path, device) -> (net, info)
+    save_model(path, net, model, seed, info) / load_model(path, device) -> (net, info)
 """
 
 from softloc.models.backbones import build_backbone, load_vgg16_weights, vgg16_features
-from softloc.models.checkpoint import load_model, save_model
+from softloc.models.checkpoint import load_model, model_record, save_model
 from softloc.models.netvlad import NetVLAD
 from softloc.models.network import LocalizationNet, build_network, preprocess
 
@@ -17,6 +17,7 @@ __all__ = [
     "build_network",
     "load_model",
     "load_vgg16_weights",
+    "model_record",
     "preprocess",
     "save_model",
     "vgg16_features",

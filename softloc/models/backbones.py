@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
+    from softloc.config import Model
 
 # torchvision's configuration "D" (VGG-16): conv widths, "M" = 2x2 max-pool.
 VGG16_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
@@ -98,21 +101,15 @@ def _check_weights_file(path: str | os.PathLike) -> None:
         )
 
 
-def build_backbone(model_cfg: dict[str, Any]) -> nn.Sequential:
-    """The backbone named by `model_cfg["backbone"]`, initialised per `model_cfg["init"]`."""
-    name, init = model_cfg["backbone"], model_cfg.get("init", "random")
-    if init not in ("random", "imagenet"):
-        raise ValueError(f"model.init must be 'random' or 'imagenet', got {init!r}")
-    if name == "vgg16":
-        weights = model_cfg.get("weights", "")
-        if init == "imagenet":
-            _check_weights_file(weights)  # fail before building 15M random weights
+def build_backbone(model: Model) -> nn.Sequential:
+    """The backbone named by `model.backbone`, initialised per `model.init`."""
+    if model.backbone == "vgg16":
+        if model.init == "imagenet":
+            _check_weights_file(model.weights)  # fail before building 15M random weights
         features = vgg16_features()
-        if init == "imagenet":
-            load_vgg16_weights(features, weights)
+        if model.init == "imagenet":
+            load_vgg16_weights(features, model.weights)
         return features
-    if name == "small":
-        if init == "imagenet":
-            raise ValueError("model.init 'imagenet' needs model.backbone 'vgg16' (no ImageNet weights exist for 'small')")
-        return small_features(model_cfg.get("small_channels", SMALL_CHANNELS))
-    raise ValueError(f"unknown model.backbone {name!r}; expected 'small' or 'vgg16'")
+    if model.init == "imagenet":
+        raise ValueError("model.init 'imagenet' needs model.backbone 'vgg16' (no ImageNet weights exist for 'small')")
+    return small_features(model.small_channels)

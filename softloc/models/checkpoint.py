@@ -1,4 +1,8 @@
-"""The final model file: weights, the model params that rebuild the network, and run info."""
+"""The final model file: weights, the model params that rebuild the network, and run info.
+
+The file's `model_cfg` records params `model` as set (the keys params.yaml gives) plus the seed
+of the initial weights; load_model rebuilds the network from it.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,40 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from softloc.io import atomic_path
 from softloc.models.network import LocalizationNet, build_network
 
+if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
+    from softloc.config import Model
+
 log = logging.getLogger(__name__)
 FORMAT = "softloc-model-1"
 
 
-def save_model(path: str | os.PathLike, net: LocalizationNet, model_cfg: dict[str, Any], info: dict[str, Any]) -> None:
-    """Write weights + model_cfg + info (init, method, epochs, best accuracy...) atomically.
+def model_record(model: Model, seed: int, init: str | None = None) -> dict[str, Any]:
+    """What the model file stores of the network's params: `model`'s keys as set, the `seed` of
+    its initial weights, and `init` in place of model.init when given (an imported checkpoint)."""
+    record = {**model.model_dump(exclude_unset=True), "seed": seed}
+    if init is not None and init != model.init:
+        record["init"] = init
+    return record
 
-    model_cfg and info must be JSON-like (numpy scalars are turned into Python numbers), so the
-    file loads with torch.load(weights_only=True) and nothing in it executes code.
+
+def save_model(path: str | os.PathLike, net: LocalizationNet, model: Model, seed: int, info: dict[str, Any],
+               init: str | None = None) -> None:
+    """Write weights + the model record (model_record(model, seed, init)) + info (init, method,
+    epochs, best accuracy...) atomically.
+
+    info must be JSON-like (numpy scalars are turned into Python numbers), so the file loads
+    with torch.load(weights_only=True) and nothing in it executes code.
     """
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    payload = {"format": FORMAT, "model_cfg": _plain(model_cfg, path), "state_dict": state, "info": _plain(info, path)}
+    payload = {"format": FORMAT, "model_cfg": _plain(model_record(model, seed, init), path), "state_dict": state,
+               "info": _plain(info, path)}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save(payload, f)   # a file object: torch names the archive "archive", not after the random temp name
     log.info("wrote %s", path)
@@ -36,13 +55,17 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     The network is rebuilt with random init (the stored weights replace it), so loading an
     ImageNet-initialised model does not need the ImageNet weights file.
     """
+    from softloc.config import Model  # here, not at module level: the GPU machine has no pydantic
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no model file (run the train stage first)")
     payload = torch.load(path, map_location=device, weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not a softloc model file (expected format {FORMAT!r})")
-    net = build_network({**payload["model_cfg"], "init": "random"})
+    record = payload["model_cfg"]
+    model = Model.model_validate({**{k: v for k, v in record.items() if k != "seed"}, "init": "random"})
+    net = build_network(model, record.get("seed", 0))
     net.load_state_dict(payload["state_dict"], strict=True)
     log.info("read %s", path)
     return net.to(device).eval(), payload["info"]

@@ -21,13 +21,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from softloc.models.backbones import VGG16_KEPT_LAYERS
 from softloc.models.network import LocalizationNet, build_network
+
+if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
+    from softloc.config import Model
 
 CHANNELS = 512   # VGG-16 conv5_3
 _ENCODER_KEY = re.compile(r"^encoder\.(\d+)\.(weight|bias)$")
@@ -50,11 +53,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return {key.replace(".module.", ".").removeprefix("module."): value for key, value in state.items()}
 
 
-def import_netvlad(path: str | os.PathLike, model_cfg: dict[str, Any]) -> tuple[LocalizationNet, dict[str, Any]]:
+def import_netvlad(path: str | os.PathLike, model: Model) -> tuple[LocalizationNet, Model]:
     """(network, its model params) from a pytorch-NetVlad checkpoint.
 
-    The model params are `model_cfg` (params.yaml `model`: image size and the rest) with the
-    checkpoint's architecture: backbone vgg16 and its cluster count K.
+    The model params are `model` (params.yaml `model`: image size and the rest) with the
+    checkpoint's architecture: backbone vgg16 and its cluster count K (random init: the
+    checkpoint's weights replace it).
     """
     state = read_checkpoint(path)
     for key in ("pool.centroids", "pool.conv.weight"):
@@ -79,10 +83,10 @@ def import_netvlad(path: str | os.PathLike, model_cfg: dict[str, Any]) -> tuple[
     if layers and max(layers) >= VGG16_KEPT_LAYERS:
         raise ValueError(f"{path}: encoder layer {max(layers)} lies beyond conv5_3 (index {VGG16_KEPT_LAYERS - 1}); "
                          "pytorch-NetVlad's VGG-16 encoder ends there")
-    cfg = {**model_cfg, "backbone": "vgg16", "clusters": clusters, "init": "random", "weights": ""}
-    net = build_network(cfg)
+    imported = model.model_copy(update={"backbone": "vgg16", "clusters": clusters, "init": "random", "weights": ""})
+    net = build_network(imported, 0)
     try:
         net.load_state_dict(mapped, strict=True)
     except RuntimeError as err:
         raise ValueError(f"{path}: does not fit VGG-16 conv5_3 + NetVLAD with {clusters} clusters ({err})") from err
-    return net.eval(), cfg
+    return net.eval(), imported

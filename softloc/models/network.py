@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from softloc.models.backbones import build_backbone
 from softloc.models.netvlad import NetVLAD
+
+if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
+    from softloc.config import Model
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -40,16 +43,16 @@ class LocalizationNet(nn.Module):
         self.pool.init_clusters(descriptors, seed=seed)
 
 
-def build_network(model_cfg: dict[str, Any]) -> LocalizationNet:
-    """Build the network of params.yaml `model` (backbone, init, weights, clusters, seed).
+def build_network(model: Model, seed: int) -> LocalizationNet:
+    """Build the network of params.yaml `model` (backbone, init, weights, clusters).
 
-    Random layers are drawn from `model.seed` (default 0) without touching the global RNG, so
-    every method starts from the same network. The network is channels_last in memory, like
+    Random layers are drawn from `seed` without touching the global RNG, so every method of one
+    seed starts from the same network. The network is channels_last in memory, like
     `preprocess`'s output (faster convolutions on CPU and with AMP on CUDA).
     """
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(model_cfg.get("seed", 0)))
-        net = LocalizationNet(build_backbone(model_cfg), int(model_cfg["clusters"]))
+        torch.manual_seed(seed)
+        net = LocalizationNet(build_backbone(model), model.clusters)
     return net.to(memory_format=torch.channels_last)
 
 

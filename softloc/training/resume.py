@@ -46,7 +46,7 @@ def code_fingerprint(packages: tuple[str, ...] = CODE_PACKAGES) -> str:
     Paths are taken relative to the folder holding the packages, so the fingerprint names code,
     not where the checkout lies. `python -m pipeline.train` counts as pipeline/train.py.
     """
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     files = {}
     for name, module in list(sys.modules.items()):
         spec = getattr(module, "__spec__", None)
