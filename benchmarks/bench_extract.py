@@ -22,7 +22,7 @@ import torch
 from softloc.features import Whitening, extract_features, resolve_device
 from softloc.imagestore import open_store, resized_shape
 from softloc.models import build_network, preprocess
-from softloc.params import load_params, plain
+from softloc.params import load_params
 from softloc.pca import fit_pca
 
 
@@ -50,26 +50,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--store", default="data/testsets/robotcar/images/reference.npy")
     args = parser.parse_args()
-    params = plain(load_params())
-    device = resolve_device(params["extract"]["device"])
-    batch_size = int(params["extract"]["batch_size"])
-    net = build_network(params["model"]).eval().to(device)
+    params = load_params()
+    device = resolve_device(params.extract.device)
+    batch_size = params.extract.batch_size
+    net = build_network(params.model.model_dump(exclude_unset=True)).eval().to(device)
 
     with tempfile.TemporaryDirectory() as tmp:
         if Path(args.store).is_file():
             store = open_store(args.store)[: args.images]
             source = args.store
         else:
-            synth = params.get("synthetic", {})
-            h, w = resized_shape(int(synth.get("image_height", 240)), int(synth.get("image_width", 320)),
-                                 int(params["model"]["image_max_side"]))
+            h, w = resized_shape(params.synthetic.image_height, params.synthetic.image_width,
+                                 params.model.image_max_side)
             images = np.random.default_rng(0).integers(0, 256, size=(args.images, h, w, 3), dtype=np.uint8)
             np.save(Path(tmp) / "store.npy", images)
             store = open_store(Path(tmp) / "store.npy")
             source = "random images (no store found)"
         print(f"{len(store)} images {store.shape[1:]} from {source}; device {device}; batch {batch_size}; "
               f"network dim {net.dim}; torch threads {torch.get_num_threads()}")
-        pca = fit_pca(np.random.default_rng(0).standard_normal((300, net.dim)), dim=int(params["pca"]["dim"]), eps=1e-9)
+        pca = fit_pca(np.random.default_rng(0).standard_normal((300, net.dim)), dim=params.pca.dim, eps=1e-9)
         whitening = Whitening(pca)
         batches = [torch.from_numpy(np.array(store[s:s + batch_size])).to(device)
                    for s in range(0, len(store), batch_size)]

@@ -83,18 +83,19 @@ def testset_dir(name: str) -> Path:
 def run_stage(doc: str, with_testset: bool) -> tuple[Run, Params]:
     """Entry of a matrix stage: `python -m pipeline.<stage> <method> <seed> [<testset>]`.
 
+    With `with_testset` the stage takes an optional test set (Run.testset None: every test set).
     A method, seed or test set that params.yaml does not list is an error naming what it lists.
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("method", help="a key of params.yaml `methods`")
     parser.add_argument("seed", type=int, help="one of params.yaml `seeds`")
     if with_testset:
-        parser.add_argument("testset", help="a key of params.yaml `testsets`")
+        parser.add_argument("testset", nargs="?", help="a key of params.yaml `testsets` (default: every one)")
     args = parser.parse_args()
     setup_logging()
     params = stage_params()
     listed = {"method": params.methods, "seed": params.seeds}
-    if with_testset:
+    if getattr(args, "testset", None) is not None:
         listed["testset"] = params.testsets
     for axis, values in listed.items():
         if getattr(args, axis) not in values:

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline import Run, setup_logging, stage_params, testset_dir
-from softloc.params import plain
 from softloc.evaluate import RETRIEVALS
 from softloc.features import Whitening
 from softloc.gradcam import match_gradcam
@@ -40,23 +39,21 @@ OUT = Path("reports") / FIGURE3_DIR
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    params = plain(stage_params())
-    cfg = params["gradcam"]
-    testset, seed, ours = str(cfg["testset"]), int(cfg["seed"]), str(cfg["method"])
-    if ours not in params["methods"]:
-        raise SystemExit(f"params gradcam.method {ours!r} is not in params methods {sorted(params['methods'])}")
-    methods = [m for m in params["methods"] if m != ours] + [ours]          # ours in the last row
+    params = stage_params()
+    cfg = params.gradcam
+    testset, seed, ours = cfg.testset, cfg.seed, cfg.method
+    methods = [m for m in params.methods if m != ours] + [ours]          # ours in the last row
     root = testset_dir(testset)
     queries = read_parquet(root / "queries.parquet", TESTSET_IMAGES)
     runs = {m: Run(m, seed, testset) for m in methods}
     retrievals = {m: read_parquet(run.eval_data_dir / "retrievals.parquet", RETRIEVALS).set_index("query")
                   for m, run in runs.items()}
-    candidates = np.flatnonzero(queries["condition"].to_numpy() == cfg["condition"])
+    candidates = np.flatnonzero(queries["condition"].to_numpy() == cfg.condition)
     if candidates.size == 0:
-        raise SystemExit(f"params gradcam.condition {cfg['condition']!r}: no such query in {root / 'queries.parquet'}")
+        raise SystemExit(f"params gradcam.condition {cfg.condition!r}: no such query in {root / 'queries.parquet'}")
     errors = pd.DataFrame({m: r["error_m"].reindex(candidates).to_numpy() for m, r in retrievals.items()},
                           index=candidates)
-    chosen = select_queries(errors, ours, float(cfg["threshold_m"]), int(cfg["queries"]))
+    chosen = select_queries(errors, ours, cfg.threshold_m, cfg.queries)
     log.info("Figure 3 queries (rows of %s): %s", root / "queries.parquet", chosen)
     query_images = open_store(root / "images" / "queries.npy")
     reference_images = open_store(root / "images" / "reference.npy")
@@ -71,9 +68,9 @@ def main() -> None:
             rows[q].append(Figure3Row(label, np.asarray(reference_images[top1]), cams,
                                       float(retrievals[method].loc[q, "error_m"])))
     for q in chosen:
-        title = f"{testset} {cfg['condition']} query {queries['path'].iloc[q]} (seed {seed})"
+        title = f"{testset} {cfg.condition} query {queries['path'].iloc[q]} (seed {seed})"
         draw_figure3(np.asarray(query_images[q]), rows[q], title, OUT / f"query_{q}.png")
-    write_json({"testset": testset, "seed": seed, "condition": cfg["condition"], "rows": methods, "queries": [
+    write_json({"testset": testset, "seed": seed, "condition": cfg.condition, "rows": methods, "queries": [
         {"row": q, "path": queries["path"].iloc[q],
          "methods": {m: {"top1": int(retrievals[m].loc[q, "top1"]), "error_m": float(retrievals[m].loc[q, "error_m"])}
                      for m in methods}} for q in chosen]}, OUT / "selection.json")

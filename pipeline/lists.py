@@ -14,7 +14,6 @@ import logging
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params
-from softloc.params import plain
 from softloc.io import read_parquet
 from softloc.report.lists import read_testsets, write_lists
 from softloc.schemas import SPLIT_IMAGES
@@ -25,9 +24,9 @@ log = logging.getLogger("pipeline.lists")
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    params = plain(stage_params())
+    params = stage_params()
     train = read_parquet("data/processed/train_images.parquet", SPLIT_IMAGES)
-    paths = write_lists(train, read_testsets(list(params.get("testsets") or {})), Path("reports/lists"))
+    paths = write_lists(train, read_testsets(list(params.testsets)), Path("reports/lists"))
     log.info("wrote %d lists under reports/lists", len(paths))
 
 

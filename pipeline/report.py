@@ -14,14 +14,13 @@ import argparse
 from pathlib import Path
 
 from pipeline import setup_logging, stage_params
-from softloc.params import plain
 from softloc.report import build_report
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    build_report(plain(stage_params()), Path("."))
+    build_report(stage_params(), Path("."))
 
 
 if __name__ == "__main__":

@@ -26,19 +26,13 @@ from typing import Any
 import numpy as np
 
 from pipeline import Run, setup_logging, stage_params, testset_dir
-from softloc.params import plain
 from softloc.evaluate import RETRIEVALS
 from softloc.io import read_parquet, write_json
 from softloc.schemas import TESTSET_IMAGES
-from softloc.seasons_eval import pose_metrics, submission_lines, submission_path, write_submission
+from softloc.seasons_eval import pose_metrics, seasons_testsets, submission_lines, submission_path, write_submission
 
 log = logging.getLogger("pipeline.submission")
 OUT = Path("reports/seasons")
-
-
-def seasons_testsets(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The params `testsets` entries of format `seasons`."""
-    return {name: cfg for name, cfg in (params.get("testsets") or {}).items() if cfg.get("format") == "seasons"}
 
 
 def top1_per_query(path: Path, n_queries: int) -> np.ndarray:
@@ -56,15 +50,15 @@ def top1_per_query(path: Path, n_queries: int) -> np.ndarray:
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     setup_logging()
-    params = plain(stage_params())
+    params = stage_params()
     summary: dict[str, Any] = {}
-    for testset, cfg in seasons_testsets(params).items():
-        dataset = str(cfg["dataset"])
+    for testset, cfg in seasons_testsets(params.testsets).items():
+        dataset = cfg.dataset
         reference = read_parquet(testset_dir(testset) / "reference.parquet", TESTSET_IMAGES)
         queries = read_parquet(testset_dir(testset) / "queries.parquet", TESTSET_IMAGES)
         summary[testset] = {}
-        for method in params["methods"]:
-            for seed in params["seeds"]:
+        for method in params.methods:
+            for seed in params.seeds:
                 top1 = top1_per_query(Run(method, seed, testset).eval_data_dir / "retrievals.parquet", len(queries))
                 path = submission_path(OUT, method, seed, testset, dataset)
                 write_submission(submission_lines(queries, reference, top1, dataset), path)

@@ -10,12 +10,13 @@ get NaN errors and are left out of the accuracy, counted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from softloc.config import Evaluate
 from softloc.metrics import evaluate_localization, nearest_reference_distances, recall_at_n
 from softloc.retrieval import search_topk
 
@@ -64,10 +65,10 @@ def retrieve(reference_features: np.ndarray, query_features: np.ndarray, referen
 
 
 def evaluate_testset(reference: pd.DataFrame, queries: pd.DataFrame, reference_features: np.ndarray,
-                     query_features: np.ndarray, cfg: Mapping[str, Any]) -> Evaluation:
+                     query_features: np.ndarray, cfg: Evaluate) -> Evaluation:
     """Retrieve and measure one (method, seed, test set) run; `cfg` is params `evaluate`."""
     topk, top1_sq = retrieve(reference_features, query_features, reference["camera"].to_numpy(str),
-                             queries["camera"].to_numpy(str), int(cfg["top_k"]))
+                             queries["camera"].to_numpy(str), cfg.top_k)
     ref_xy = reference[["easting", "northing"]].to_numpy(np.float64)
     query_xy = queries[["easting", "northing"]].to_numpy(np.float64)
     topk_errors = np.linalg.norm(ref_xy[topk] - query_xy[:, None, :], axis=2)
@@ -89,14 +90,14 @@ def evaluate_testset(reference: pd.DataFrame, queries: pd.DataFrame, reference_f
         return Evaluation(retrievals, {}, {"n_queries": len(queries), "n_queries_position_unknown": len(queries),
                                            "n_reference": len(reference)}, pd.DataFrame())
     result = evaluate_localization(topk_errors[known, 0], bound[known], conditions[known],
-                                   list(cfg["thresholds_m"]), float(cfg["curve_max_m"]), float(cfg["headline_m"]))
+                                   cfg.thresholds_m, cfg.curve_max_m, cfg.headline_m)
     summary = {**result.summary,
                "n_reference": len(reference),
                "n_queries_position_unknown": int((~known).sum()),
                "median_error_m": float(np.median(topk_errors[known, 0])),
-               "recall": recall_at_n(topk_errors[known], [n for n in cfg["recall_at"] if n <= topk.shape[1]],
-                                     float(cfg["recall_radius_m"])),
-               "recall_radius_m": float(cfg["recall_radius_m"])}
+               "recall": recall_at_n(topk_errors[known], [n for n in cfg.recall_at if n <= topk.shape[1]],
+                                     cfg.recall_radius_m),
+               "recall_radius_m": cfg.recall_radius_m}
     return Evaluation(retrievals, result.metrics, summary, result.curves)
 
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from softloc import config
 from softloc.models import preprocess
 from softloc.pca import Pca, fit_pca, fit_rows
 
@@ -116,7 +117,7 @@ class TestsetFeatures:
 
 
 def testset_features(net: torch.nn.Module, reference_images: np.ndarray, query_images: np.ndarray,
-                     pca_fit: str, train_images: np.ndarray | None, pca_cfg: dict, *, batch_size: int,
+                     pca_fit: str, train_images: np.ndarray | None, pca_cfg: config.Pca, *, batch_size: int,
                      device: torch.device, desc: str = "") -> TestsetFeatures:
     """Whitened, L2-normalised features of a test set's references and queries.
 
@@ -128,7 +129,7 @@ def testset_features(net: torch.nn.Module, reference_images: np.ndarray, query_i
     raw = {name: extract_features(net, store, preprocess, batch_size=batch_size, device=device,
                                   desc=f"{desc} {name}")
            for name, store in (("reference", reference_images), ("queries", query_images))}
-    n_fit, seed = int(pca_cfg["fit_images"]), int(pca_cfg["seed"])
+    n_fit, seed = pca_cfg.fit_images, pca_cfg.seed
     if pca_fit == "reference":
         rows = fit_rows(len(raw["reference"]), n_fit, seed)
         fit_features, fitted_on = raw["reference"][rows], f"{len(rows)} reference images"
@@ -139,7 +140,7 @@ def testset_features(net: torch.nn.Module, reference_images: np.ndarray, query_i
         fitted_on = f"{len(rows)} of {len(train_images)} training images"
     else:
         raise ValueError(f"pca_fit {pca_fit!r}: train (needs the training image store) or reference")
-    pca = fit_pca(fit_features, dim=int(pca_cfg["dim"]), eps=float(pca_cfg["eps"]))
+    pca = fit_pca(fit_features, dim=pca_cfg.dim, eps=pca_cfg.eps)
     whitening = Whitening(pca)
     with torch.inference_mode():
         whitened = {name: whitening(torch.from_numpy(f)).numpy() for name, f in raw.items()}

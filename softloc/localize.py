@@ -98,7 +98,7 @@ def load_map(paths: MapPaths, method: str | None = None, device: str = "auto", b
                          f"{paths.model} ({model_method or 'its method'}) gives {net.dim}-d ones")
     features = np.load(paths.features, mmap_mode="r") if paths.features.is_file() else None
     if features is None:
-        raise FileNotFoundError(f"{paths.features}: no reference features (run the evaluate stage of this map: dvc repro evaluate@<method>-<seed>-<testset>)")
+        raise FileNotFoundError(f"{paths.features}: no reference features (run the evaluate stage of this map: dvc repro evaluate@<method>-<seed>)")
     reference = read_parquet(paths.reference, TESTSET_IMAGES)
     if features.ndim != 2 or features.shape[1] != pca.dim or len(features) != len(reference):
         raise ValueError(f"map mismatch: {paths.features} holds {features.shape} features; expected "

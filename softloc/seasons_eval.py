@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from softloc.config import Testset
 from softloc.datasets.formats.seasons_files import translations
 from softloc.datasets.seasons import day_night, submission_name
 from softloc.io import atomic_path
@@ -38,6 +39,11 @@ SUBMISSION_PREFIX = {"robotcar": "RobotCar", "cmu": "CMU"}
 def threshold_key(metres: float, degrees: float) -> str:
     """The results key of a threshold pair, e.g. (0.25, 2) -> "0.25m_2deg"."""
     return f"{metres:g}m_{degrees:g}deg"
+
+
+def seasons_testsets(testsets: Mapping[str, Testset]) -> dict[str, Testset]:
+    """The params `testsets` entries of format `seasons` (their models carry `dataset`, `truth`)."""
+    return {name: cfg for name, cfg in testsets.items() if cfg.format == "seasons"}
 
 
 def submission_filename(dataset: str, method: str) -> str:

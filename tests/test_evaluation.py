@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from softloc.config import Evaluate
 from softloc.datasets import testset_table as table_of
 from softloc.evaluate import evaluate_testset, retrieve
 
-CFG = {"top_k": 2, "thresholds_m": [5, 10], "headline_m": 10, "curve_max_m": 10, "recall_at": [1, 2],
-       "recall_radius_m": 25}
+CFG = Evaluate(top_k=2, thresholds_m=[5.0, 10.0], headline_m=10.0, curve_max_m=10.0, recall_at=[1, 2],
+               recall_radius_m=25.0)
 
 
 def unit(vectors: list[list[float]]) -> np.ndarray:

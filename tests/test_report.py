@@ -20,11 +20,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from softloc.config import Params, validate_params
 from softloc.io import write_json, write_parquet
+from softloc.params import read_params_yaml
 from softloc.report import build_report
 from softloc.report.provenance import check_inputs, git_state
 from softloc.schemas import SPLIT_IMAGES, TESTSET_IMAGES
 
+ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = [5, 10, 15]
 SEEDS = [0, 1]
 
@@ -139,31 +142,32 @@ def write_layout(root: Path, methods: dict, seeds: list[int] = SEEDS, **sizes: A
                 pd.DataFrame({"step": step, column: value}).to_csv(path, sep="\t", index=False)
 
 
-def fake_params() -> dict:
-    methods = {"soft": {"loss": "soft_contrastive", "r1": 15, "r2": 15},
-               "triplet": {"loss": "triplet", "r1": 10, "r2": 25},
-               "lazy_triplet": {"loss": "lazy_triplet", "r1": 10, "r2": 25},
-               "offtheshelf": {"loss": "none"}}
-    return {
-        "data": {"raw_root": "data/raw/synthetic"},
-        "model": {"backbone": "small", "init": "random", "clusters": 16},
-        "methods": methods,
-        "seeds": SEEDS,
-        "testsets": {"car": {"format": "robotcar", "split": "data/processed/test", "images": "data/processed/images",
-                             "pca_fit": "train"},
-                     "pitt": {"format": "pittsburgh", "split": "data/pitt", "images": "data/pitt", "pca_fit": "reference"}},
-        "evaluate": {"thresholds_m": THRESHOLDS, "headline_m": 10, "curve_max_m": 25},
-        "report": {"table1": ["car", "pitt"], "variants": ["soft", "soft_linear"], "influence_method": "soft", "reference": "soft",
-                   "baseline": "offtheshelf",
-                   "bootstrap": {"resamples": 500, "confidence": 0.95, "seed": 0, "block_m": None}},
-    }
+def fake_params(methods: dict[str, dict] | None = None, seeds: list[int] = SEEDS, resamples: int = 500) -> Params:
+    """The project's params.yaml with the fake layout's methods, seeds, test sets and report."""
+    raw = read_params_yaml(ROOT / "params.yaml")
+    raw["methods"] = methods or {"soft": {"loss": "soft_contrastive", "r1": 15, "r2": 15},
+                                 "triplet": {"loss": "triplet", "r1": 10, "r2": 25},
+                                 "lazy_triplet": {"loss": "lazy_triplet", "r1": 10, "r2": 25},
+                                 "offtheshelf": {"loss": "none", "r1": 10, "r2": 25}}
+    raw["seeds"] = seeds
+    raw["model"].update(backbone="small", init="random", clusters=16)
+    raw["testsets"] = {"car": {"format": "robotcar", "split": "data/processed/test", "images": raw["data"]["raw_root"],
+                               "pca_fit": "train", "utm_zone": "30U"},
+                       "pitt": {"format": "pittsburgh", "split": "data/pitt", "images": "data/pitt",
+                                "pca_fit": "reference"}}
+    raw["evaluate"].update(thresholds_m=THRESHOLDS, headline_m=10.0, curve_max_m=25.0)
+    raw["report"] = {"table1": ["car", "pitt"], "variants": ["soft", "soft_linear"], "influence_method": "soft",
+                     "reference": "soft", "baseline": "offtheshelf",
+                     "bootstrap": {"resamples": resamples, "confidence": 0.95, "seed": 0, "block_m": None}}
+    raw["gradcam"]["testset"] = "car"
+    return validate_params(raw)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict[str, Path]]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Params, dict[str, Path]]:
     root = tmp_path_factory.mktemp("project")
     params = fake_params()
-    write_layout(root, params["methods"])
+    write_layout(root, params.methods)
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     (root / "params.yaml").write_text("seeds: [0, 1]\n")
     git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -326,15 +330,15 @@ def test_full_size_report_fits_the_time_budget(tmp_path: Path) -> None:
     """13 methods x 3 seeds, a 1,200 m road in 4 conditions + 1,000 scattered queries, 2,000
     resamples: the report (bootstrap included) in well under the 30 s it may add to `make repro`
     (CPU time of this process, so that other load on the machine does not count)."""
-    params = fake_params()
     losses = ["soft_contrastive"] * 5 + ["triplet", "quadruplet", "lazy_triplet", "lazy_quadruplet",
                                          "triplet_huber", "logratio", "multisimilarity", "none"]
-    params["methods"] = {f"m{i:02d}": {"loss": loss} for i, loss in enumerate(losses)}
-    params["methods"]["soft"] = params["methods"].pop("m00")
-    params["seeds"] = [0, 1, 2]
-    params["report"]["bootstrap"]["resamples"] = 2000
-    write_layout(tmp_path, params["methods"], seeds=[0, 1, 2], road_m=1200,
+    methods = {f"m{i:02d}": {"loss": loss, "r1": 10, "r2": 25, "n_extra": 1 if "quadruplet" in loss else 0}
+               for i, loss in enumerate(losses)}
+    methods["soft"] = methods.pop("m00")
+    params = fake_params(methods, seeds=[0, 1, 2], resamples=2000)
+    write_layout(tmp_path, params.methods, seeds=[0, 1, 2], road_m=1200,
                  conditions_on_road=("night", "overcast", "snow", "sunny"), scattered=1000)
+    (tmp_path / "params.yaml").write_text("seeds: [0, 1, 2]\n")
     start = time.process_time()
     build_report(params, tmp_path)
     cpu = time.process_time() - start

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from softloc import datasets
+from softloc import config
 from softloc.gradcam import MatchCam
 from softloc.io import write_json
 from softloc.report.figure2 import figure2_section, near_training, set_sizes
@@ -103,14 +104,15 @@ def write_metrics(root: Path, method: str, testset: str, night_fine: float, with
 
 
 def test_table2_local_results_labelled_and_files_to_upload(tmp_path: Path) -> None:
-    params = {"methods": {"triplet": {}, "soft": {}}, "seeds": [0], "testsets": {
-        "seasons_synthetic": {"format": "seasons", "dataset": "robotcar", "truth": "truth.txt"},
-        "robotcar_seasons": {"format": "seasons", "dataset": "robotcar"},
-        "robotcar": {"format": "robotcar"}}}
+    base = {"split": "s", "images": "i", "pca_fit": "reference"}
+    seasons, robotcar = config.testset_model("seasons"), config.testset_model("robotcar")
+    testsets = {"seasons_synthetic": seasons(format="seasons", dataset="robotcar", truth="truth.txt", **base),
+                "robotcar_seasons": seasons(format="seasons", dataset="robotcar", **base),
+                "robotcar": robotcar(format="robotcar", utm_zone="30U", **base)}
     for method, night in (("triplet", 20.0), ("soft", 40.0)):
         write_metrics(tmp_path, method, "seasons_synthetic", night, True)
         write_metrics(tmp_path, method, "robotcar_seasons", 0.0, False)
-    synthetic, real = table2_sections(params, tmp_path, {"soft": "soft (ours)"})     # robotcar: no section
+    synthetic, real = table2_sections(["triplet", "soft"], [0], testsets, tmp_path, {"soft": "soft (ours)"})     # robotcar: no section
     assert synthetic.title.startswith("Table 2: seasons_synthetic") and real.title.startswith("Table 2: robotcar_seasons")
     assert "LOCAL RESULTS, NOT BENCHMARK RESULTS" in synthetic.text and "truth.txt" in synthetic.text
     groups = synthetic.grids[0].markdown()

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from softloc.config import Params, Testset
 from softloc.io import read_parquet, write_json, write_text
 from softloc.report import figures
 from softloc.report.analysis import Table1, build_table1
@@ -32,14 +33,13 @@ from softloc.report.figure2 import figure2_section
 from softloc.report.figure3 import FIGURE3_DIR, figure3_section
 from softloc.report.lists import lists_section, read_testsets
 from softloc.report.names import paper_name, references
-from softloc.report.page import Section, html_page, markdown_page
+from softloc.report.page import Section, html_page, markdown_page, params_text, provenance_lines
 from softloc.report.plotdata import write_plot_data
 from softloc.report.provenance import MANIFEST, git_state, paper_differences, write_manifest_text
-from softloc.report.results import Inputs, read_results
+from softloc.report.results import Inputs, Results, read_results
 from softloc.report.table1 import (KEPT_INIT_NOTE, column_label, intervals_grid, kept_initial, recall_grid,
                                    row_labels, table1_grid, testsets_grid, threshold_label)
 from softloc.report.table2 import table2_sections
-
 from softloc.schemas import SPLIT_IMAGES
 
 log = logging.getLogger(__name__)
@@ -55,23 +55,21 @@ FIGURES = {
 }
 
 
-def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Path]:
-    """Read every run under `root` (the project), write the report under root/reports; returns
-    the paths written."""
+def build_report(params: Params, root: Path = Path(".")) -> dict[str, Path]:
+    """Read every run under `root` (the project; `params` is its params.yaml, which the page also
+    shows as written), write the report under root/reports; returns the paths written."""
     out = root / "reports"
     inputs = Inputs(root)
-    table1_sets = {t: params["testsets"][t] for t in params["report"]["table1"]}
-    results = read_results(root, {**params, "testsets": table1_sets}, inputs)
-    table = build_table1(results, params)
-    marks = kept_initial(results, params)
-    labels = row_labels(table, params, marks)
+    results = read_results(root, list(params.methods), list(params.seeds), list(params.report.table1), inputs)
+    table = build_table1(results, params.evaluate.headline_m, params.report)
+    marks = kept_initial(results, params.methods)
+    labels = row_labels(table, params.methods, params.model, marks)
     single = len(results.localized_testsets()) == 1
     titles = [column_label(c, single) if c[1] != "mean" else "mean over conditions" for c in table.columns]
-    model = params.get("model", {})
-    short = {m: paper_name(params["methods"][m], model) + (f" {marks[m]}" if m in marks else "")
+    short = {m: paper_name(params.methods[m], params.model) + (f" {marks[m]}" if m in marks else "")
              for m in results.methods}
     row_short = {row: " = ".join(short[m] for m in members) for row, members in table.groups.items()}
-    variants = {m: short[m] for m in params["report"]["variants"] if m in params["methods"]}
+    variants = {m: short[m] for m in params.report.variants if m in params.methods}
 
     paths = {k: out / v for k, v in FIGURES.items()}
     curves, bound = figures.accuracy_curves(results, table.columns)
@@ -80,7 +78,8 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
     figures.plot_accuracy_curves(curves, bound, results.methods, variants, table.columns, titles, table.reference,
                                  paths["variants"],
                                  "Soft contrastive loss: influence functions and combination (Figure 4, bottom)")
-    figures.plot_influence_functions(*figures.influence_loss(params), paths["influence"])
+    figures.plot_influence_functions(*figures.influence_loss(params.methods, params.report.influence_method),
+                                     paths["influence"])
     figures.plot_training_curves(results, short, table.reference, paths["training"])
     figures.plot_block_length(table.block_lengths, table.block_m, paths["blocks"])
     # DVC plots: one line per method under its params key, a label that stays the same across
@@ -89,10 +88,10 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
     paths.update(write_plot_data(out, results, curves, bound, keys, {m: m for m in variants}, table.columns, titles,
                                  keys))
 
-    sections = report_sections(results, params, table, labels, marks, single)
-    sections += table2_sections(params, out / "seasons", short)
+    sections = report_sections(results, table, labels, marks, single, params.testsets, params.report.variants)
+    sections += table2_sections(list(params.methods), list(params.seeds), params.testsets, out / "seasons", short)
     train = read_parquet(inputs.path("data/processed/train_images.parquet"), SPLIT_IMAGES)
-    sections.append(figure2_section(train, read_testsets(list(params["testsets"]), root / "data/testsets"), out))
+    sections.append(figure2_section(train, read_testsets(list(params.testsets), root / "data/testsets"), out))
     sections.append(figure3_section(out))
     sections.append(lists_section(out / "lists", out))
     for stage_output in ("seasons", FIGURE3_DIR, "lists"):   # what the later stages wrote, for --check
@@ -100,14 +99,15 @@ def build_report(params: dict[str, Any], root: Path = Path(".")) -> dict[str, Pa
             if path.is_file():
                 inputs.path(path.relative_to(root))
     git = git_state(root)
-    differences = paper_differences(params)
+    provenance = provenance_lines(git, params.data.raw_root, params.seeds, paper_differences(params))
     manifest = write_manifest_text(inputs.hashes)
     paths["table"], paths["index"], paths["manifest"] = out / "table1.md", out / "index.html", root / MANIFEST
     paths["metrics"] = out / "metrics.json"
     write_json(headline_metrics(table), paths["metrics"])
-    cited = references(params["methods"])
-    write_text(markdown_page(TITLE, git, params, differences, sections, cited, CHECK_COMMAND), paths["table"])
-    write_text(html_page(TITLE, git, params, differences, sections, cited, manifest, CHECK_COMMAND), paths["index"])
+    cited = references(params.methods)
+    write_text(markdown_page(TITLE, git, provenance, sections, cited, CHECK_COMMAND), paths["table"])
+    write_text(html_page(TITLE, git, provenance, sections, cited, params_text(root / "params.yaml"), manifest,
+                         CHECK_COMMAND), paths["index"])
     write_text(manifest, paths["manifest"])
     return paths
 
@@ -128,7 +128,8 @@ def headline_metrics(table: Table1) -> dict[str, Any]:
     return out
 
 
-def report_sections(results, params, table, labels, marks, single) -> list[Section]:  # noqa: ANN001
+def report_sections(results: Results, table: Table1, labels: dict[str, str], marks: dict[str, str], single: bool,
+                    testsets: Mapping[str, Testset], variants: list[str]) -> list[Section]:
     """The page's sections in order."""
     headline = threshold_label(table.headline)
     seeds = (f"mean ± standard deviation over {table.n_seeds} seeds" if table.n_seeds > 1
@@ -172,12 +173,12 @@ def report_sections(results, params, table, labels, marks, single) -> list[Secti
                                 "references within the recall radius, mean over seeds.", [recall], [], []))
     sections += [
         Section("Test sets", "Where the queries and references come from, and how many there are.",
-                [testsets_grid(results, params)], [], []),
+                [testsets_grid(results, testsets)], [], []),
         Section("Figure 4 (top): accuracy over d", "Every method, mean over seeds; line style and colour "
                 "together identify a method; the thick line is the reference method.", [],
                 [(FIGURES["curves"], "accuracy curves")], []),
         Section("Figure 4 (bottom): influence functions and combination",
-                f"Methods: {', '.join(params['report']['variants'])} (those in params).", [],
+                f"Methods: {', '.join(variants)} (those in params).", [],
                 [(FIGURES["variants"], "influence variants")], []),
         Section("Training curves", "Training loss and validation top-1 over steps, every method and seed.", [],
                 [(FIGURES["training"], "training curves")], []),

@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from softloc.params import load_params, plain
+from softloc.params import load_params
 from softloc.report import build_report
 from softloc.report.provenance import MANIFEST, check_inputs
 
@@ -43,7 +43,7 @@ def main() -> None:
     if args.check:
         sys.exit(check(args.root))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    build_report(plain(load_params(args.root / "params.yaml")), args.root)
+    build_report(load_params(args.root / "params.yaml"), args.root)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ Pittsburgh is one more column). Methods whose runs retrieved exactly the same re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from softloc.config import Bootstrap, Report
 from softloc.metrics import MEAN
 from softloc.report.results import Results, correct_at, identical_groups
 from softloc.stats import BlockLength, Intervals, Outcomes, bootstrap_accuracy, choose_block_length, grid_blocks
@@ -63,9 +63,9 @@ def seed_table(results: Results, method: str, seed: int, columns: list[Column], 
     return pd.Series(values)
 
 
-def build_table1(results: Results, params: dict[str, Any]) -> Table1:
-    """Seed means and spreads of every row, the upper bound, and the bootstrap intervals."""
-    headline_m = float(params["evaluate"]["headline_m"])
+def build_table1(results: Results, headline_m: float, report: Report) -> Table1:
+    """Seed means and spreads of every row, the upper bound, and the bootstrap intervals at
+    `headline_m` (params evaluate.headline_m); `report` says the reference and baseline rows."""
     columns = accuracy_columns(results)
     first = results.run(results.methods[0], results.seeds[0], columns[0][0]).summary["accuracy"]
     keys = sorted(first, key=key_distance)
@@ -79,13 +79,14 @@ def build_table1(results: Results, params: dict[str, Any]) -> Table1:
     sd = pd.DataFrame({m: t.std(axis=0, ddof=1) if len(t) > 1 else t.iloc[0] * np.nan
                        for m, t in per_seed.items()}).T
     bound = seed_table(results, results.methods[0], results.seeds[0], columns, keys, field="upper_bound")
-    reference = reference_row(groups, params["report"].get("reference"))
-    baseline = reference_row(groups, params["report"].get("baseline"))
+    reference = reference_row(groups, report.reference)
+    baseline = reference_row(groups, report.baseline)
     intervals, chosen, used = None, {}, {}
     if len(columns) > 1:
-        intervals, chosen, used = bootstrap_rows(results, list(groups), reference, baseline, params, headline_m)
+        intervals, chosen, used = bootstrap_rows(results, list(groups), reference, baseline, report.bootstrap,
+                                                 headline_m)
     return Table1(columns, keys, groups, mean, sd, bound, intervals, reference, baseline,
-                  params["report"].get("baseline") if baseline else None, headline,
+                  report.baseline if baseline else None, headline,
                   chosen, used, len(results.seeds), validation_table(results, list(groups)))
 
 
@@ -117,12 +118,11 @@ def reference_row(groups: dict[str, list[str]], method: str | None) -> str | Non
 
 
 def bootstrap_rows(results: Results, rows: list[str], reference: str | None, baseline: str | None,
-                   params: dict[str, Any], headline_m: float
+                   cfg: Bootstrap, headline_m: float
                    ) -> tuple[Intervals, dict[str, BlockLength], dict[str, float]]:
     """Block-bootstrap intervals at the headline threshold for every row, the reference row's
     paired difference against every other row and every row's paired gain over the baseline row
-    (softloc.stats); with the block lengths."""
-    cfg = params["report"]["bootstrap"]
+    (softloc.stats, as params report.bootstrap says); with the block lengths."""
     outcomes, blocks, used = [], {}, {}
     for t in results.localized_testsets():
         correct = {m: np.stack([correct_at(results.run(m, s, t), headline_m) for s in results.seeds])
@@ -133,8 +133,8 @@ def bootstrap_rows(results: Results, rows: list[str], reference: str | None, bas
         east, north = queries["easting"].to_numpy(), queries["northing"].to_numpy()
         conditions = retrievals["condition"].to_numpy(str)[known]
         blocks[t] = choose_block_length(east, north, conditions, np.concatenate(list(correct.values())))
-        used[t] = float(cfg["block_m"]) if cfg.get("block_m") else blocks[t].block_m
+        used[t] = cfg.block_m if cfg.block_m is not None else blocks[t].block_m
         outcomes.append(Outcomes(t, grid_blocks(east, north, used[t]), conditions, correct))
-    intervals = bootstrap_accuracy(outcomes, reference, confidence=float(cfg["confidence"]),
-                                   n_resamples=int(cfg["resamples"]), seed=int(cfg["seed"]), baseline=baseline)
+    intervals = bootstrap_accuracy(outcomes, reference, confidence=cfg.confidence,
+                                   n_resamples=cfg.resamples, seed=cfg.seed, baseline=baseline)
     return intervals, blocks, used

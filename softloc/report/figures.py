@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import matplotlib
 
@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from softloc.config import Method  # noqa: E402
 from softloc.io import atomic_path  # noqa: E402
 from softloc.losses import build_loss  # noqa: E402
 from softloc.losses.soft import SoftContrastiveLoss, influence  # noqa: E402
@@ -144,16 +145,15 @@ def plot_block_length(blocks: dict[str, BlockLength], used: dict[str, float], pa
     save_figure(fig, path)
 
 
-def influence_loss(params: dict[str, Any]) -> tuple[SoftContrastiveLoss, str]:
-    """The soft loss whose influence functions Figure 1 draws: `report.influence_method`, else the
-    first soft_contrastive method of params, else the loss's defaults; with a caption saying which."""
-    methods = params["methods"]
-    wanted = params["report"]["influence_method"]
-    soft = [m for m, cfg in methods.items() if cfg.get("loss") == "soft_contrastive"]
+def influence_loss(methods: Mapping[str, Method], wanted: str) -> tuple[SoftContrastiveLoss, str]:
+    """The soft loss whose influence functions Figure 1 draws: method `wanted` (params
+    report.influence_method), else the first soft_contrastive method of `methods`, else the loss's
+    defaults; with a caption saying which."""
+    soft = [m for m, cfg in methods.items() if cfg.loss == "soft_contrastive"]
     name = wanted if wanted in soft else (soft[0] if soft else None)
     if name is None:
         return SoftContrastiveLoss(), "soft_contrastive defaults (no soft method in params)"
-    return build_loss(methods[name]), f"method {name}"
+    return build_loss(methods[name].model_dump(exclude_unset=True)), f"method {name}"
 
 
 def plot_influence_functions(loss: SoftContrastiveLoss, source: str, path: Path) -> None:

@@ -7,7 +7,9 @@ form, influence function and combination), so a new method key is named without 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
+
+from softloc.config import Method, Model, SoftContrastive
 
 # loss registry name -> (the paper's name, source)
 LOSS_NAMES: dict[str, tuple[str, str]] = {
@@ -40,37 +42,37 @@ REFERENCES = {
 }
 
 
-def paper_name(method_cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> str:
+def paper_name(method: Method, model: Model) -> str:
     """The method's name in the paper's terms, without its source: "Soft contrastive (tanh
     influence)", "Off-the-shelf (small, random init)". An unknown loss keeps its registry name."""
-    loss = method_cfg.get("loss")
-    if loss in (None, "none"):
-        return f"{OFF_THE_SHELF} ({model_cfg.get('backbone', '?')}, {model_cfg.get('init', '?')} init)"
-    name = LOSS_NAMES.get(loss, (str(loss), ""))[0]
-    if loss != "soft_contrastive":
+    loss = method.loss
+    if loss == "none":
+        return f"{OFF_THE_SHELF} ({model.backbone}, {model.init} init)"
+    name = LOSS_NAMES.get(loss, (loss, ""))[0]
+    if not isinstance(method, SoftContrastive):
         return name
     details = []
-    if method_cfg.get("form", "released") == "paper":
+    if method.form == "paper":
         details.append("eq. 5 as printed")
-    if method_cfg.get("influence", "sigmoid") != "sigmoid":
-        details.append(f"{method_cfg['influence']} influence")
-    if method_cfg.get("combine", "logsumexp") == "sum":
+    if method.influence != "sigmoid":
+        details.append(f"{method.influence} influence")
+    if method.combine == "sum":
         details.append("simple sum")
     return f"{name} ({', '.join(details)})" if details else name
 
 
-def source(method_cfg: Mapping[str, Any]) -> str:
+def source(method: Method) -> str:
     """The work a method comes from ("Wang et al. 2019"); "" for the off-the-shelf network."""
-    return LOSS_NAMES.get(method_cfg.get("loss"), ("", ""))[1]
+    return LOSS_NAMES.get(method.loss, ("", ""))[1]
 
 
-def cited_name(method_cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> str:
+def cited_name(method: Method, model: Model) -> str:
     """"Multi-similarity [Wang et al. 2019]": the paper's name and its source."""
-    cite = source(method_cfg)
-    return f"{paper_name(method_cfg, model_cfg)} [{cite}]" if cite else paper_name(method_cfg, model_cfg)
+    cite = source(method)
+    return f"{paper_name(method, model)} [{cite}]" if cite else paper_name(method, model)
 
 
-def references(methods: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+def references(methods: Mapping[str, Method]) -> dict[str, str]:
     """The full reference of the paper and of every source a method of `methods` cites."""
     cited = {source(cfg) for cfg in methods.values()} | {"Thoma et al. 2020"}
     return {key: text for key, text in REFERENCES.items() if key in cited}

@@ -9,10 +9,12 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from softloc.params import read_params_yaml
 from softloc.report.grid import Grid
 from softloc.report.provenance import GitState
 
@@ -72,23 +74,31 @@ class Section:
     notes: list[str]
 
 
-def provenance_lines(git: GitState, params: dict[str, Any], differences: list[tuple[str, Any, Any, str]]) -> list[str]:
+def provenance_lines(git: GitState, raw_root: str, seeds: list[int],
+                     differences: list[tuple[str, Any, Any, str]]) -> list[str]:
+    """Where the report comes from: the commit, the training data (params data.raw_root), the seeds
+    and the params that differ from the paper's settings."""
     lines = [f"Made from {git.describe()}.",
-             f"Data: {params.get('data', {}).get('raw_root', '?')} (training); test sets below. "
-             f"Seeds: {', '.join(str(s) for s in params['seeds'])}."]
+             f"Data: {raw_root} (training); test sets below. Seeds: {', '.join(str(s) for s in seeds)}."]
     if differences:
         lines.append("Params that differ from the paper's settings: " + "; ".join(
             f"{k} = {_value(ours)} (paper: {_value(paper)}, {where})" for k, ours, paper, where in differences) + ".")
     return lines
 
 
-def markdown_page(title: str, git: GitState, params: dict[str, Any], differences: list[tuple[str, Any, Any, str]],
-                  sections: list[Section], references: dict[str, str], check_command: str) -> str:
+def params_text(path: Path) -> str:
+    """The params file as the page shows it: YAML of what PyYAML reads (the user's keys, values and
+    order, comments left out)."""
+    return yaml.safe_dump(read_params_yaml(path), sort_keys=False, default_flow_style=None)
+
+
+def markdown_page(title: str, git: GitState, provenance: list[str], sections: list[Section],
+                  references: dict[str, str], check_command: str) -> str:
     """table1.md: provenance, then every section's text, tables and notes."""
     out = [f"# {title}", ""]
     if git.dirty:
         out += [f"**Made from a DIRTY checkout**: {', '.join(git.changed)}.", ""]
-    out += [*provenance_lines(git, params, differences), "",
+    out += [*provenance, "",
             f"Is this still current? `{check_command}` compares the files it summarises with the ones on disk.", ""]
     for s in sections:
         if not s.grids and not s.notes:
@@ -101,16 +111,16 @@ def markdown_page(title: str, git: GitState, params: dict[str, Any], differences
     return "\n".join(out)
 
 
-def html_page(title: str, git: GitState, params: dict[str, Any], differences: list[tuple[str, Any, Any, str]],
-              sections: list[Section], references: dict[str, str], manifest_text: str, check_command: str) -> str:
-    """index.html: the same content with figures, the params, and the freshness check."""
+def html_page(title: str, git: GitState, provenance: list[str], sections: list[Section], references: dict[str, str],
+              params_yaml: str, manifest_text: str, check_command: str) -> str:
+    """index.html: the same content with figures, the params (`params_yaml`), and the freshness check."""
     body = [f"<h1>{html.escape(title)}</h1>",
             '<div id="freshness" class="banner unchecked">Freshness: checking…'
             f" (without JavaScript: run <code>{html.escape(check_command)}</code>)</div>"]
     if git.dirty:
         body.append(f'<div class="banner dirty">Made from a DIRTY checkout: uncommitted changes to '
                     f"{html.escape(', '.join(git.changed))}.</div>")
-    body += [f"<p>{html.escape(line)}</p>" for line in provenance_lines(git, params, differences)]
+    body += [f"<p>{html.escape(line)}</p>" for line in provenance]
     for s in sections:
         body.append(f"<h2>{html.escape(s.title)}</h2><p>{html.escape(s.text)}</p>")
         body += [f'<div class="wide">{g.html()}</div>' for g in s.grids]
@@ -118,7 +128,6 @@ def html_page(title: str, git: GitState, params: dict[str, Any], differences: li
         body += [f"<p>{html.escape(n)}</p>" for n in s.notes]
     body.append("<h2>References</h2><ul>" + "".join(
         f"<li>[{html.escape(k)}] {html.escape(v)}</li>" for k, v in references.items()) + "</ul>")
-    params_yaml = yaml.safe_dump(params, sort_keys=False, default_flow_style=None)
     body.append(f"<h2>Params</h2><pre>{html.escape(params_yaml)}</pre>")
     inputs = json.loads(manifest_text)["inputs"]
     body.append(f"<details><summary>The {len(inputs)} files this report summarises (SHA-256)</summary><pre>"

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from softloc.config import Params
 from softloc.report.results import sha256
 
 MANIFEST = "reports/report_inputs.json"
@@ -92,16 +95,19 @@ PAPER_SETTINGS: dict[str, tuple[Any, str]] = {
 }
 
 
-def paper_differences(params: dict[str, Any]) -> list[tuple[str, Any, Any, str]]:
+def paper_differences(params: Params) -> list[tuple[str, Any, Any, str]]:
     """(key, ours, paper's, source) for every params key that differs from the paper's setting;
-    keys absent from params are skipped."""
+    keys params.yaml does not set are skipped (a default is no choice of ours)."""
     out = []
     for key, (paper, where) in PAPER_SETTINGS.items():
         node: Any = params
         for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
+            if isinstance(node, BaseModel) and part in node.model_fields_set:
+                node = getattr(node, part)
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
                 break
-            node = node[part]
         else:
             if node != paper:
                 out.append((key, node, paper, where))

@@ -103,9 +103,8 @@ class Results:
         return sorted(self.run(self.methods[0], self.seeds[0], testset).summary["n_queries"])
 
 
-def read_results(root: Path, params: dict[str, Any], inputs: Inputs) -> Results:
-    """Read every run of params `methods` x `seeds` x `testsets` under `root`."""
-    methods, seeds, testsets = list(params["methods"]), list(params["seeds"]), list(params["testsets"])
+def read_results(root: Path, methods: list[str], seeds: list[int], testsets: list[str], inputs: Inputs) -> Results:
+    """Read every run of `methods` x `seeds` x `testsets` (names as params lists them) under `root`."""
     if not methods or not seeds or not testsets:
         raise ValueError(f"params.yaml: methods {methods}, seeds {seeds}, testsets {testsets}: nothing to report")
     runs = {}

@@ -14,11 +14,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from softloc.config import Method, Model, Testset
 from softloc.metrics import MEAN
 from softloc.report.analysis import Column, Table1, key_distance
 from softloc.report.grid import Grid
@@ -31,11 +32,11 @@ KEPT_INIT_NOTE = ("† no validation gain over the initial network in every seed
                   "stopping kept the initial weights.")
 
 
-def kept_initial(results: Results, params: dict[str, Any]) -> dict[str, str]:
+def kept_initial(results: Results, methods: Mapping[str, Method]) -> dict[str, str]:
     """Trained methods whose best validation was step 0 (the initial network): method -> mark."""
     marks = {}
     for m in results.methods:
-        if params["methods"][m].get("loss") in (None, "none"):
+        if methods[m].loss == "none":
             continue
         kept = sum(int(results.training[(m, s)].metrics.get("best_step", -1)) == 0 for s in results.seeds)
         if kept:
@@ -43,18 +44,17 @@ def kept_initial(results: Results, params: dict[str, Any]) -> dict[str, str]:
     return marks
 
 
-def method_label(method: str, params: dict[str, Any], marks: dict[str, str]) -> str:
+def method_label(method: str, cfg: Method, model: Model, marks: dict[str, str]) -> str:
     """"Multi-similarity [Wang et al. 2019] (multisimilarity)", with † where early stopping kept the init."""
-    name = cited_name(params["methods"][method], params.get("model", {}))
     mark = f" {marks[method]}" if method in marks else ""
-    return f"{name} ({method}){mark}"
+    return f"{cited_name(cfg, model)} ({method}){mark}"
 
 
-def row_labels(table: Table1, params: dict[str, Any], marks: dict[str, str]) -> dict[str, str]:
+def row_labels(table: Table1, methods: Mapping[str, Method], model: Model, marks: dict[str, str]) -> dict[str, str]:
     """One label per row; a row of identical methods names them all."""
     labels = {}
     for row, members in table.groups.items():
-        names = [method_label(m, params, marks) for m in members]
+        names = [method_label(m, methods[m], model, marks) for m in members]
         labels[row] = names[0] if len(names) == 1 else " = ".join(names)
     return labels
 
@@ -166,17 +166,17 @@ def recall_grid(results: Results, table: Table1, labels: dict[str, str]) -> Grid
     return grid
 
 
-def testsets_grid(results: Results, params: dict[str, Any]) -> Grid:
+def testsets_grid(results: Results, testsets: Mapping[str, Testset]) -> Grid:
     """Per test set: format, split source, references, and queries per condition."""
     grid = Grid("test set", [["format", "split", "references", "queries per condition",
                               "queries without position", "testset stage counts"]], align_left=True)
     for t in results.testsets:
-        cfg = params["testsets"][t]
+        cfg = testsets[t]
         summary = results.run(results.methods[0], results.seeds[0], t).summary
         per_condition = ", ".join(f"{c} {n}" for c, n in sorted((summary.get("n_queries") or {}).items()))
         if not isinstance(summary.get("n_queries"), dict):
             per_condition = f"{summary.get('n_queries', '?')} (positions withheld)"
-        grid.add(t, [str(cfg.get("format", "?")), str(cfg.get("split", "?")), str(summary.get("n_reference", "?")),
+        grid.add(t, [cfg.format, cfg.split, str(summary.get("n_reference", "?")),
                      per_condition, str(summary.get("n_queries_position_unknown", 0)),
                      _flat(results.testset_counts.get(t, {})) or "–"])
     return grid

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Mapping
 
 import numpy as np
 
+from softloc.config import Testset
 from softloc.report.grid import Grid
 from softloc.report.page import Section
-from softloc.seasons_eval import THRESHOLDS, submission_path, threshold_key
+from softloc.seasons_eval import THRESHOLDS, seasons_testsets, submission_path, threshold_key
 
 BENCHMARK_URL = "https://www.visuallocalization.net"
 BENCHMARK_NAME = {"robotcar": "RobotCar Seasons (v2)", "cmu": "Extended CMU Seasons"}
@@ -53,15 +54,14 @@ def measure_grid(metrics: dict[str, list[dict]], level: str, labels: dict[str, s
     return grid
 
 
-def table2_sections(params: dict[str, Any], seasons_root: Path, labels: dict[str, str] | None = None) -> list[Section]:
-    """Table 2's sections, one per params `testsets` entry of format `seasons` (none: no section)."""
+def table2_sections(methods: list[str], seeds: list[int], testsets: Mapping[str, Testset], seasons_root: Path,
+                    labels: dict[str, str] | None = None) -> list[Section]:
+    """Table 2's sections, one per `testsets` entry of format `seasons` (none: no section), each
+    over `methods` x `seeds` (params order)."""
     labels = labels or {}
-    methods, seeds = list(params["methods"]), [int(s) for s in params["seeds"]]
     sections = []
-    for testset, cfg in (params.get("testsets") or {}).items():
-        if cfg.get("format") != "seasons":
-            continue
-        dataset = str(cfg["dataset"])
+    for testset, cfg in seasons_testsets(testsets).items():
+        dataset = cfg.dataset
         metrics = read_pose_metrics(seasons_root, methods, seeds, testset)
         first = next(iter(metrics.values()))[0]
         files = Grid("method", [["seed", "submission file (benchmark format)"]], align_left=True)
@@ -82,7 +82,7 @@ def table2_sections(params: dict[str, Any], seasons_root: Path, labels: dict[str
         text = (f"LOCAL RESULTS, NOT BENCHMARK RESULTS: the benchmark's measure (percent of queries within both "
                 f"the position and the rotation threshold of their true pose) computed here by "
                 f"softloc.seasons_eval on the {first['n_with_truth']} of {first['n_queries']} queries whose poses "
-                f"{cfg.get('truth')} gives; top-1 retrieval within each camera, the query takes its top-1 "
+                f"{cfg.truth} gives; top-1 retrieval within each camera, the query takes its top-1 "
                 f"reference's pose; {seed_note}; best per column in bold. First by the benchmark's reporting "
                 f"group, then by condition.")
         note = ("The submission files are in the benchmark's format for checking only: every query pose of this "
