@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from softloc import config
 from softloc.models import preprocess
 from softloc.pca import Pca, fit_pca, fit_rows
+
+if TYPE_CHECKING:   # the GPU machine has no pydantic: softloc.config only for the annotations
+    from softloc import config
 
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 

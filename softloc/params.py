@@ -47,7 +47,3 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     """
     return validate_params(read_params_yaml(path), source=str(path))
 
-
-def plain(params: Params) -> dict[str, Any]:
-    """TRANSITIONAL: the validated params as the plain dict PyYAML read (only the keys set)."""
-    return params.model_dump(exclude_unset=True, serialize_as_any=True)

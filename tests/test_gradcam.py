@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from softloc.config import Model
 from softloc.features import Whitening
 from softloc.gradcam import match_gradcam
 from softloc.models import build_network, preprocess
@@ -71,7 +72,7 @@ def test_gradcam_highlights_the_region_that_makes_the_pair_match(seed: int) -> N
 def test_gradcam_distance_is_the_retrieval_feature_distance() -> None:
     """With the PCA whitening, the reported distance is the one the evaluate stage's whitened features give."""
     rng = np.random.default_rng(0)
-    net = build_network({"backbone": "small", "init": "random", "clusters": 4, "seed": 0})
+    net = build_network(Model(backbone="small", init="random", clusters=4, image_max_side=96), 0)
     images = rng.integers(0, 256, size=(12, H, W, 3), dtype=np.uint8)
     with torch.no_grad():
         raw = net(preprocess(torch.from_numpy(images))).numpy()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import params_testset
 from softloc import cli
 from softloc.synthetic import pittsburgh_world as synthetic_pittsburgh
 from softloc.datasets import pittsburgh as pittsburgh_format
@@ -18,11 +19,12 @@ from softloc.features import Whitening, extract_features
 from softloc.imagestore import build_store, open_store
 from softloc.io import save_npy, write_parquet
 from softloc.localize import MapPaths, load_map
+from softloc.config import Model
 from softloc.models import build_network, preprocess, save_model
 from softloc.pca import fit_pca, save_pca
 from softloc.schemas import TESTSET_IMAGES
 
-MODEL = {"backbone": "small", "init": "random", "clusters": 8, "small_channels": [8, 16, 32, 32], "image_max_side": 48}
+MODEL = Model(backbone="small", init="random", clusters=8, small_channels=[8, 16, 32, 32], image_max_side=48)
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +32,13 @@ def built_map(tiny_pittsburgh: Path, tmp_path_factory: pytest.TempPathFactory) -
     """A project root with the map of method `tiny_method`, seed 0, test set `tiny`, as the pipeline lays it out."""
     root = tmp_path_factory.mktemp("project")
     paths = MapPaths.of("tiny_method", 0, "tiny", root)
-    cfg = {"split": str(tiny_pittsburgh / synthetic_pittsburgh.LIST_FILE), "images": str(tiny_pittsburgh)}
+    cfg = params_testset("pittsburgh", split=str(tiny_pittsburgh / synthetic_pittsburgh.LIST_FILE), images=str(tiny_pittsburgh))
     reference = pittsburgh_format.read_split(cfg).reference
     write_parquet(reference, paths.reference, TESTSET_IMAGES)
     build_store([tiny_pittsburgh / p for p in reference["path"]], paths.store, 48,
                 load=pittsburgh_format.store_loader(cfg, 48), workers=1)
-    net = build_network(MODEL)
-    save_model(paths.model, net, MODEL, {"method": "tiny_method"})
+    net = build_network(MODEL, 0)
+    save_model(paths.model, net, MODEL, 0, {"method": "tiny_method"})
     store, cpu = open_store(paths.store), torch.device("cpu")
     pca = fit_pca(extract_features(net, store, preprocess, batch_size=64, device=cpu), dim=32, eps=1e-9)
     save_pca(pca, paths.pca)
@@ -79,11 +81,12 @@ def test_a_map_and_a_model_that_do_not_belong_together_are_refused(built_map, tm
     with pytest.raises(ValueError, match="is method 'tiny_method', the map is 'soft'"):
         load_map(paths, "soft")
     other = tmp_path / "other.pt"      # same architecture, other weights: caught by re-extraction
-    save_model(other, build_network({**MODEL, "seed": 1}), MODEL, {"method": "tiny_method"})
+    save_model(other, build_network(MODEL, 1), MODEL, 1, {"method": "tiny_method"})
     with pytest.raises(ValueError, match="the map was built by another network"):
         load_map(MapPaths(**{**paths.__dict__, "model": other}), "tiny_method")
     wider = tmp_path / "wider.pt"
-    save_model(wider, build_network({**MODEL, "clusters": 4}), {**MODEL, "clusters": 4}, {"method": "tiny_method"})
+    wide = MODEL.model_copy(update={"clusters": 4})
+    save_model(wider, build_network(wide, 0), wide, 0, {"method": "tiny_method"})
     with pytest.raises(ValueError, match=r"whitens 256-d descriptors but .*wider.pt \(tiny_method\) gives 128-d"):
         load_map(MapPaths(**{**paths.__dict__, "model": wider}), "tiny_method")
     short = tmp_path / "short.npy"

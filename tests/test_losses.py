@@ -421,7 +421,7 @@ def test_every_method_trains_end_to_end_on_the_small_network():
     from softloc.models import build_network, preprocess
 
     params = load_params()
-    net = build_network({**params.model.model_dump(), "backbone": "small", "init": "random", "clusters": 4})
+    net = build_network(params.model.model_copy(update={"backbone": "small", "init": "random", "clusters": 4}), 0)
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (1 + 2 + 3 + 1, 24, 32, 3), dtype=torch.uint8, generator=gen)
     positions = torch.tensor([[0, 0], [3, 1], [-2, 5], [30, 0], [0, 45], [-60, 10], [200, 200]], dtype=torch.float64)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from softloc.config import Model, NoLoss, Triplet
+from softloc.config import Model, method_model
 from softloc.models import load_model
 from softloc.models.netvlad_import import import_netvlad
 from softloc.training import train_method
@@ -122,7 +122,7 @@ def test_train_method_imports_a_checkpoint_as_the_model(tmp_path: Path) -> None:
     write_checkpoint(their_model(False, False), path)
     model = Model(backbone="small", init="random", weights="", clusters=4, image_max_side=32, small_channels=[8, 16, 16, 16])
     method = {"loss": "none", "r1": 10, "r2": 25, "n_extra": 0, "checkpoint": str(path)}
-    summary = train_method("netvlad_pitts30k", NoLoss(**method), model, TRAIN, 0, tiny_world(length=60, traversals=1),
+    summary = train_method("netvlad_pitts30k", method_model("none")(**method), model, TRAIN, 0, tiny_world(length=60, traversals=1),
                            tmp_path / "model.pt", tmp_path / "reports", tmp_path / "resume")
     net, info = load_model(tmp_path / "model.pt")
     imported, _ = import_netvlad(path, model)
@@ -134,4 +134,4 @@ def test_train_method_imports_a_checkpoint_as_the_model(tmp_path: Path) -> None:
         "backbone": "vgg16", "init": "checkpoint", "weights": "", "clusters": CLUSTERS, "image_max_side": 32,
         "small_channels": [8, 16, 16, 16], "seed": 0}
     with pytest.raises(ValueError, match="checkpoint"):   # a checkpoint is imported as is: loss none alone
-        Triplet(**{**method, "loss": "triplet"})
+        method_model("triplet")(**{**method, "loss": "triplet"})

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from softloc.config import Mining, Model, NoLoss, Train, Triplet
+from softloc.config import Mining, Model, Train, method_model
 from softloc.losses import TupleBatch
 from softloc.models import load_model, preprocess
 from softloc.training import Split, TrainData, Trainer, loop, train_method
@@ -26,8 +26,8 @@ TRAIN = Train(
     close_from="any_traversal",
     eval_batch_size=32,
 )
-TRIPLET = Triplet(loss="triplet", r1=5, r2=10)
-OFF_THE_SHELF = NoLoss(loss="none", r1=10, r2=25)
+TRIPLET = method_model("triplet")(loss="triplet", r1=5, r2=10)
+OFF_THE_SHELF = method_model("none")(loss="none", r1=10, r2=25)
 
 
 def train_with(**update: object) -> Train:

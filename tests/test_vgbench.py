@@ -26,6 +26,7 @@ from softloc.pca import fit_pca
 from softloc.retrieval import search_topk
 
 from conftest import params_testset
+from softloc.config import Model
 
 N_COPIES = 4   # queries that are byte copies of reference views: their top-1 must be that view
 
@@ -129,7 +130,7 @@ def test_one_method_end_to_end_on_a_vgbench_folder(vg_folder, tmp_path: Path) ->
                             load=vgbench.store_loader(cfg, 48), workers=1)
         assert shape == (len(table), 36, 48, 3)
         stores[name] = open_store(tmp_path / f"{name}.npy")
-    net = build_network({"backbone": "small", "clusters": 8, "small_channels": [8, 16, 32, 32], "seed": 0})
+    net = build_network(Model(backbone="small", clusters=8, small_channels=[8, 16, 32, 32], image_max_side=48), 0)
     cpu = torch.device("cpu")
     raw = extract_features(net, stores["reference"], preprocess, batch_size=64, device=cpu)
     whitening = Whitening(fit_pca(raw, dim=32, eps=1e-9))                 # PCA fitted on the references

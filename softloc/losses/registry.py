@@ -11,9 +11,8 @@ without pydantic (absent on the GPU machine that runs benchmarks/gpu_check.py).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from types import SimpleNamespace
-from typing import Any, Callable, Mapping, Protocol
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -165,22 +164,10 @@ def loss_params(method: MethodEntry) -> LossParams:
     return params(**{f.name: getattr(method, f.name) for f in fields(params)})
 
 
-def build_loss(method: MethodEntry | Mapping[str, Any]) -> nn.Module | None:
+def build_loss(method: MethodEntry) -> nn.Module | None:
     """The loss of a validated `methods` entry (load_params().methods[name]); None for `loss: none`."""
-    if isinstance(method, Mapping):
-        method = _plain_entry(method)
     spec = LOSSES[method.loss]
     if spec.module is None:
         return None
     return spec.module(loss_params(method), **{key: getattr(method, key) for key in spec.sampling})
 
-
-def _plain_entry(entry: Mapping[str, Any]) -> SimpleNamespace:
-    """TRANSITIONAL (issue 18 item 4), until softloc/train.py and softloc/report/figures.py pass the
-    validated model: a plain-dict entry, its left-out keys at the loss's defaults (an unknown key is
-    a TypeError of the dataclass)."""
-    name = entry.get("loss")
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)}")
-    hp = LOSSES[name].params(**{k: v for k, v in entry.items() if k not in BASE_KEYS})
-    return SimpleNamespace(**{"n_extra": 0, **entry, **asdict(hp)})

@@ -153,7 +153,7 @@ def influence_loss(methods: Mapping[str, Method], wanted: str) -> tuple[SoftCont
     name = wanted if wanted in soft else (soft[0] if soft else None)
     if name is None:
         return SoftContrastiveLoss(), "soft_contrastive defaults (no soft method in params)"
-    return build_loss(methods[name].model_dump(exclude_unset=True)), f"method {name}"
+    return build_loss(methods[name]), f"method {name}"
 
 
 def plot_influence_functions(loss: SoftContrastiveLoss, source: str, path: Path) -> None:

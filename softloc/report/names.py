@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from softloc.config import Method, Model, SoftContrastive
+from softloc.config import Method, Model
 
 # loss registry name -> (the paper's name, source)
 LOSS_NAMES: dict[str, tuple[str, str]] = {
@@ -49,7 +49,7 @@ def paper_name(method: Method, model: Model) -> str:
     if loss == "none":
         return f"{OFF_THE_SHELF} ({model.backbone}, {model.init} init)"
     name = LOSS_NAMES.get(loss, (loss, ""))[0]
-    if not isinstance(method, SoftContrastive):
+    if loss != "soft_contrastive":
         return name
     details = []
     if method.form == "paper":

@@ -60,7 +60,7 @@ class Facades:
 
     def draw(self, img: np.ndarray, z: np.ndarray, wall: np.ndarray, u: np.ndarray, look: Look, maps: dict) -> None:
         """Procedural facades: window grid, shop fronts and signs, doors, cornice; lit windows at night."""
-        cam, p = self.camera, look.params
+        cam = self.camera
         hit = np.isfinite(z)
         if not hit.any():
             return

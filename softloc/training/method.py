@@ -14,7 +14,7 @@ from softloc.training.loop import Trainer
 from softloc.training.state import telemetry
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
-    from softloc.config import Method, Model, NoLoss, Train
+    from softloc.config import Method, Model, Train
 
 
 def train_method(name: str, method: Method, model: Model, train: Train, seed: int, data: TrainData,
@@ -44,7 +44,7 @@ def train_method(name: str, method: Method, model: Model, train: Train, seed: in
     return summary
 
 
-def import_method(name: str, method: NoLoss, model: Model, train: Train, seed: int, data: TrainData,
+def import_method(name: str, method: Method, model: Model, train: Train, seed: int, data: TrainData,
                   model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike,
                   telemetry_path: str | os.PathLike | None = None) -> dict[str, Any]:
     """A pytorch-NetVlad checkpoint as the method's network (its architecture, params `model`'s
