@@ -440,3 +440,14 @@ def test_every_method_trains_end_to_end_on_the_small_network():
     total.backward()
     first = net.backbone[0].weight.grad
     assert torch.isfinite(first).all() and first.abs().sum() > 0
+
+
+def test_every_loss_file_registers_itself_without_an_import_list():
+    # A new loss is its file plus a params entry: softloc/losses/__init__.py imports every module.
+    import sys
+    from pathlib import Path
+
+    from softloc.losses import LOSSES
+    files = {p.stem for p in Path(sys.modules["softloc.losses"].__file__).parent.glob("*.py")} - {"__init__", "registry"}
+    registering = {spec.params.__module__.rpartition(".")[2] for spec in LOSSES.values()}
+    assert registering == files
