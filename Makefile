@@ -22,7 +22,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: repro test test-fast dvc seeds report-check
 
+# pipeline.check first: a params typo or a missing input path is named by its params key before
+# DVC hashes anything (a missing `${data.raw_root}` dependency is otherwise DVC's bare Errno 2)
 repro: $(STAMP)
+	$(VENV)/bin/python -m pipeline.check
 	$(VENV)/bin/dvc repro
 
 test: $(STAMP)
