@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -71,6 +73,25 @@ def stage_outputs(dvc_yaml: Path) -> list[str]:
             if "${" not in path:
                 out.append(path)
     return out
+
+
+@contextlib.contextmanager
+def fresh_outputs(*folders: str | Path) -> Iterator[None]:
+    """Folder outputs that the stage writes whole: once it succeeds, every file under them that
+    this run did not write is removed (and then empty folders). DVC does not empty a persistent
+    output before the stage, so without this a file of an earlier run (a test set or a Figure 3
+    query no longer chosen) would stay in the output and its hash. Every write replaces its file
+    (softloc.io), so a file not written by this run is older than its start (1 s of slack for
+    coarse file clocks). A stage that fails removes nothing."""
+    start = time.time() - 1.0
+    yield
+    for folder in map(Path, folders):
+        for path in sorted(folder.rglob("*"), reverse=True) if folder.is_dir() else []:
+            if path.is_file() and path.stat().st_mtime < start:
+                logging.getLogger(__name__).info("removing %s: an earlier run's, not written by this one", path)
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
 
 
 def setup_logging() -> None:

@@ -126,3 +126,22 @@ def test_every_dvc_output_is_persistent():
             if not (options or {}).get("persist"):
                 missing.append(f"{name}: {path}")
     assert not missing, f"outputs DVC deletes before the stage runs: {missing}"
+
+
+def test_fresh_outputs_drops_an_earlier_runs_files_only_when_the_stage_succeeds(tmp_path):
+    from pipeline import fresh_outputs
+    from softloc.io import write_text
+
+    out = tmp_path / "figure3"
+    write_text("old", out / "query_7.png")
+    write_text("old", out / "sub" / "gone.json")
+    for path in (out / "query_7.png", out / "sub" / "gone.json"):
+        os.utime(path, (path.stat().st_mtime - 60,) * 2)   # written by a run a minute ago
+    with pytest.raises(RuntimeError):
+        with fresh_outputs(out):
+            write_text("new", out / "query_3.png")
+            raise RuntimeError("the stage fails")
+    assert (out / "query_7.png").read_text() == "old"      # a failed stage removes nothing
+    with fresh_outputs(out):
+        write_text("new", out / "query_3.png")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["query_3.png"]
