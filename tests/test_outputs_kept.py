@@ -105,14 +105,17 @@ def test_wrong_raw_root_keeps_outputs_and_check_names_the_key(project):
 
 @pytest.mark.slow
 def test_stage_crashing_on_corrupt_input_keeps_outputs(project):
-    listing = project / RAW / "traversals.csv"
+    """A garbled line in the middle of the last traversal's image timestamps: clean fails there."""
+    listing = sorted((project / RAW).glob("*/stereo.timestamps"))[-1]
     original = listing.read_bytes()
-    listing.write_text("not,a traversal list\n\x00\x01\n")
+    lines = original.decode().splitlines()
+    lines[len(lines) // 2] = "garbage line"
+    listing.write_text("\n".join(lines) + "\n")
     try:
         log = repro_fails_keeping_outputs(project)
     finally:
         listing.write_bytes(original)
-    assert "traversals.csv" in log
+    assert "stereo.timestamps" in log
 
 
 def test_every_dvc_output_is_persistent():
