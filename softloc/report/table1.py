@@ -2,11 +2,13 @@
 
 - Table 1: accuracy (%) per test set, condition and threshold, and the mean over conditions; the
   mean over seeds with its standard deviation when there are several; best row per column in
-  bold; then each row's paired gain over the untrained network (params report.baseline) and its
-  validation top-1 before and after training, so a row below the untrained network shows where
-  validation and test disagree; the last column is the reference method's paired difference at
-  the headline threshold. Differences carry their 95% block-bootstrap interval ("*" where it
-  excludes 0, "within noise" where it does not).
+  bold. Its companion (comparison_grid), a second table so that each fits a 1,400 px window: the
+  mean at the headline threshold with its interval, each row's paired gain over the untrained
+  network (params report.baseline), its validation top-1 before and after training (a row below the
+  untrained network shows where validation and test disagree), whether early stopping kept the
+  initial weights (best_step 0), and the reference method's paired difference. Differences carry
+  their 95% block-bootstrap interval ("*" where it excludes 0, "within noise" where it does not).
+  A row of identical methods has a short name (names.merged_name) and its members in a footnote.
 - Intervals: every row's accuracy per condition at the headline threshold with its interval.
 - Recall@N within the recall radius, for test sets whose summary has it.
 - Test sets: data source and per-condition query / reference counts.
