@@ -105,8 +105,8 @@ def test_a_map_and_a_model_that_do_not_belong_together_are_refused(built_map, tm
     assert status == 2 and "nothing: no such image file or folder" in capsys.readouterr().err
 
 
-def test_json_lines_and_hloc_pairs_carry_the_top_k_and_the_ambiguity(built_map, tiny_pittsburgh: Path,
-                                                                     tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_json_lines_and_hloc_pairs_carry_the_top_k_and_the_ambiguity(
+        built_map, tiny_pittsburgh: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     root, reference = built_map
     picks = [3, 25]
     write_photos(tmp_path / "photos" / "day1", tiny_pittsburgh, reference, picks)
@@ -130,7 +130,8 @@ def test_json_lines_and_hloc_pairs_carry_the_top_k_and_the_ambiguity(built_map, 
         d = rows["feature_distance"].to_numpy()
         assert record["distance_ratio"] == pytest.approx(d[0] / d[1])
         east, north = rows["easting"].to_numpy(), rows["northing"].to_numpy()
-        assert record["spread_m"] == pytest.approx(np.max(np.hypot(east - east[0], north - north[0])), abs=0.01)  # CSV: mm
+        spread = np.max(np.hypot(east - east[0], north - north[0]))
+        assert record["spread_m"] == pytest.approx(spread, abs=0.01)      # the CSV holds millimetres
         assert record["ambiguous"] is bool(record["spread_m"] > 0)     # thresholds 0: any spread flags
     lines = pairs.read_text().splitlines()
     assert lines == [f"day1/query_{i:03d}.jpg {ref}" for i in picks

@@ -355,3 +355,13 @@ def test_full_size_report_fits_the_time_budget(tmp_path: Path) -> None:
     cpu = time.process_time() - start
     print(f"full-size report: {cpu:.1f} s CPU")
     assert cpu < 20.0
+
+
+def test_curve_axes_zoom_to_the_data() -> None:
+    """Night and Pittsburgh curves near 0 get their own range; a full curve keeps 0-100."""
+    from softloc.report.figures import zoomed_top
+
+    assert zoomed_top([np.array([0.0, 1.1, 3.2]), np.array([0.5, 2.0])]) == 5.0       # at least 5 %
+    assert zoomed_top([np.array([10.0, 40.0])]) == pytest.approx(44.0)
+    assert zoomed_top([np.array([30.0, 95.0])]) == 100.0
+    assert zoomed_top([np.array([np.nan])]) == 100.0

@@ -69,8 +69,8 @@ def merged_name(members: list[str], methods: Mapping[str, Method], kept: set[str
     untrained = [m for m in members if methods[m].loss == "none"]
     others = [m for m in members if m not in untrained]
     if untrained and all(m in kept for m in others):
-        kept_text = "methods that kept their initial weights" if len(others) != 1 else "method that kept its initial weights"
-        return f"{OFF_THE_SHELF} (= {len(others)} {kept_text})"
+        kept = "method that kept its initial weights" if len(others) == 1 else "methods that kept their initial weights"
+        return f"{OFF_THE_SHELF} (= {len(others)} {kept})"
     first = methods[members[0]]
     name = LOSS_NAMES.get(first.loss, (first.loss, ""))[0] if first.loss != "none" else OFF_THE_SHELF
     return f"{name} (= {len(members)} identical methods)"
