@@ -2,7 +2,10 @@
 
 The paper (Section 5): "we remove location outliers and exclude under- and overexposed images".
 Each image gets exactly one reason, the first of REASONS that applies, or "" when kept; nothing
-is dropped silently, and the counts per reason per traversal form reports/clean.json. Traversal
+is dropped silently, and the counts per reason per traversal form reports/clean.json. Every image file
+must resolve inside the raw root (a symlink out of it is an error naming the file), and the INS
+must be sane (robotcar_raw.read_ins: finite; ins_sanity: in params clean.utm_zone, latitude/longitude agreeing
+with the UTM position). Traversal
 folders under the raw root that traversals.csv does not list are not read: each is warned about
 and counted (with its images) in clean.json's `unlisted_traversals`.
 """
@@ -23,6 +26,8 @@ from scipy.spatial import cKDTree
 from softloc.chunked import CHUNK_FILES, Journal, available_cores, run_chunks
 from softloc.config import CONDITION_PATTERN, Clean
 from softloc.datasets.formats import robotcar_raw as robotcar
+from softloc.datasets.formats.ins_sanity import check_ins_positions
+from softloc.datasets.paths import check_inside
 from softloc.schemas import IMAGES
 
 log = logging.getLogger(__name__)
@@ -114,6 +119,7 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
     folder = Path(root) / traversal
     timestamps = np.sort(robotcar.read_traversal_timestamps(folder))
     ins = robotcar.read_ins(folder)
+    check_ins_positions(ins, folder / robotcar.INS_FILE, cfg.utm_zone)
     good = robotcar.good_ins_rows(ins, list(cfg.good_ins_status))
     poses = robotcar.interpolate_poses(good, timestamps)
     log.info("%s: %d images, %d INS rows (%d usable)", traversal, len(timestamps), len(ins), len(good))
@@ -126,6 +132,8 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
     brightness = np.full(len(images), np.nan)
     size = np.zeros((len(images), 2), dtype=np.int64)
     present = ~images["no_image_file"].to_numpy(dtype=bool)
+    on_disk_paths = images["path"][present].tolist()
+    check_inside(root, on_disk_paths, lambda i: f"{folder / robotcar.TIMESTAMPS_FILE}: image {on_disk_paths[i]}")
     journal = Path(resume_dir) / f"{traversal}.exposure.jsonl" if resume_dir is not None else None
     brightness[present], size[present] = mean_intensities([Path(root) / p for p in images["path"][present]],
                                                           desc=traversal, resume=journal)
