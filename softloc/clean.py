@@ -2,12 +2,14 @@
 
 The paper (Section 5): "we remove location outliers and exclude under- and overexposed images".
 Each image gets exactly one reason, the first of REASONS that applies, or "" when kept; nothing
-is dropped silently, and the counts per reason per traversal form reports/clean.json. Every image file
-must resolve inside the raw root (a symlink out of it is an error naming the file), and the INS
-must be sane (robotcar_raw.read_ins: finite; ins_sanity: in params clean.utm_zone, latitude/longitude agreeing
-with the UTM position). Traversal
+is dropped silently, and the counts per reason per traversal form reports/clean.json. Traversal
 folders under the raw root that traversals.csv does not list are not read: each is warned about
 and counted (with its images) in clean.json's `unlisted_traversals`.
+
+Inputs that are wrong rather than faulty stop the stage with an error naming the file and row:
+an image file resolving outside the raw root (a symlink out of it), an INS value that is infinite
+or text (robotcar_raw.read_ins), an INS row of another zone than params clean.utm_zone or whose
+latitude/longitude lie over 50 m from its UTM position (formats.ins_sanity).
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ params `testsets.<name>` (CONFIG: types and defaults, checked by softloc.config)
     condition: pittsburgh         the queries' condition (Table 1's column name)
     store_aspect: null            image-store policy (softloc.datasets.images)
 
-Every drop is counted in the split's counts, by reason. Images are colour JPEGs.
+Every drop is counted in the split's counts, by reason. Images are colour JPEGs (grey ones are
+dropped and counted by the testset stage). Every list row's image must resolve inside `images`
+(no '..', absolute path or symlink leading out) and be listed once: else an error naming the row.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""UTM zones of test-set positions: parse a zone name and turn positions into latitude/longitude."""
+"""UTM zones of positions: parse a zone name, turn positions into latitude/longitude, and tell
+whether a position is plausible for its zone and agrees with its stated latitude/longitude."""
 
 from __future__ import annotations
 

@@ -17,13 +17,12 @@ params `testsets.<name>`:
                                    aspect ratio over the whole set
 
 Files without an image extension (.jpg .jpeg .png) are ignored and counted; every file must
-resolve inside `images` (no symlink out of it).
-A position implausible for its zone (easting outside 100-900 km, northing outside the
-hemisphere's range or latitude outside the zone letter's band: easting and northing swapped?) or
-a latitude/longitude more than 50 m from the name's UTM position is an error naming the file.
-Positions are the
-names' UTM metres; every image of a set must share one UTM zone (a set whose names leave the
-zone empty is a local frame: utm_zone "", latitude/longitude from the names when given).
+resolve inside `images` (no symlink out of it). Positions are the names' UTM metres; every image
+of a set must share one UTM zone (a set whose names leave the zone empty is a local frame:
+utm_zone "", latitude/longitude from the names when given). A position implausible for its zone
+(easting outside 100-900 km, northing outside the hemisphere's range, latitude outside the zone
+letter's band: easting and northing swapped?) or a name's latitude/longitude more than 50 m from
+its UTM position is an error naming the file.
 heading -> yaw (degrees), NaN when empty. The timestamp field is not used: its format differs
 between the benchmark's datasets (SF-XL and Pitts30k write year and month).
 """
