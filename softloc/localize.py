@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from softloc.argtypes import non_negative_int, positive_int
 from softloc.datasets.images import fit, read_colour
 from softloc.features import Whitening, extract_features, resolve_device
 from softloc.imagestore import open_store
@@ -209,12 +210,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", help="an image file or a folder of images (searched recursively)")
     parser.add_argument("--method", required=True, help="the map's method (a key of params.yaml methods)")
     parser.add_argument("--testset", required=True, help="the map's test set (a key of params.yaml testsets)")
-    parser.add_argument("--seed", type=int, default=0, help="the method's training seed (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the method's training seed (default 0)")
     parser.add_argument("--root", default=".", help="the project root holding models/ and data/ (default .)")
-    parser.add_argument("--top-k", type=int, default=5, help="answer + alternatives per query (default 5)")
+    parser.add_argument("--top-k", type=positive_int, default=5, help="answer + alternatives per query (default 5)")
     parser.add_argument("--out", default="localized.csv", help="CSV to write (default localized.csv)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per query (JSON Lines: path, top-k, ambiguity) instead of the summary")
     parser.add_argument("--pairs", metavar="FILE",

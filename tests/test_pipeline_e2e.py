@@ -42,7 +42,7 @@ def tiny_params() -> dict:
     """The project's params.yaml shrunk to a world and schedule that run in about a minute."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["synthetic"] = TINY_WORLD
-    params["synthetic_pittsburgh"].update(TINY_PITTSBURGH)
+    params["synthetic_pittsburgh"].update(TINY_PITTSBURGH.model_dump())
     params["synthetic_seasons"].update(locations=2, location_length_m=4.0, queries_per_location=1, image_size=48,
                                        route_fractions=[0.8, 0.95])   # inside the tiny world's test part
     regions = synthetic.default_regions(Synthetic(**TINY_WORLD))

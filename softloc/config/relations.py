@@ -40,6 +40,9 @@ def check_relations(p: Params, source: str) -> None:
                         ("evaluate.thresholds_m", p.evaluate.thresholds_m), ("evaluate.recall_at", p.evaluate.recall_at),
                         ("report.table1", p.report.table1)):
         _unique(values, key, fail)
+    for key in ("reference", "baseline"):
+        if getattr(p.report, key) not in p.methods:
+            fail(f"report.{key}", getattr(p.report, key), f"a key of methods ({', '.join(p.methods)})")
     for i, name in enumerate(p.report.table1):
         if name not in p.testsets:
             fail(f"report.table1[{i}]", name, f"a test set of params testsets ({', '.join(p.testsets)})")
@@ -53,6 +56,9 @@ def check_relations(p: Params, source: str) -> None:
         if entry.format == "robotcar" and entry.images != p.data.raw_root:
             fail(f"testsets.{name}.images", entry.images,
                  f"data.raw_root ({p.data.raw_root}): a robotcar test set is cut from those traversals")
+        if entry.format == "robotcar" and entry.utm_zone != p.clean.utm_zone:
+            fail(f"testsets.{name}.utm_zone", entry.utm_zone,
+                 f"clean.utm_zone ({p.clean.utm_zone}): a robotcar test set's positions are the cleaned INS's")
     if p.model.init == "imagenet" and p.model.backbone != "vgg16":
         fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 (no ImageNet weights for small)")
     if p.model.init == "imagenet" and not p.model.weights:

@@ -83,8 +83,8 @@ class Report(Section):
     table1: Annotated[list[Name], Field(min_length=1)]   # test sets of Table 1 (keys of `testsets`)
     variants: list[Name]
     influence_method: Name
-    reference: Name                 # a method absent from `methods`: Table 1 has no difference column
-    baseline: Name                  # the untrained network; absent from `methods`: no gain column
+    reference: Name                 # a key of `methods`: Table 1's difference column (this minus each row)
+    baseline: Name                  # a key of `methods` (the untrained network): the gain column
     bootstrap: Bootstrap
 
 
