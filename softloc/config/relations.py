@@ -59,9 +59,9 @@ def check_relations(p: Params, source: str) -> None:
         if entry.format == "robotcar" and entry.utm_zone != p.clean.utm_zone:
             fail(f"testsets.{name}.utm_zone", entry.utm_zone,
                  f"clean.utm_zone ({p.clean.utm_zone}): a robotcar test set's positions are the cleaned INS's")
-    if p.model.init == "imagenet" and p.model.backbone != "vgg16":
-        fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 (no ImageNet weights for small)")
-    if p.model.init == "imagenet" and not p.model.weights:
+    if p.model.init == "imagenet" and p.model.backbone == "small":
+        fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 or efficientnet_lite0 (no ImageNet weights for small)")
+    if p.model.init == "imagenet" and p.model.backbone == "vgg16" and not p.model.weights:
         fail("model.weights", p.model.weights, "the local path of torchvision's vgg16 weights (model.init: imagenet)")
     _check_method_relations(p, fail)
 

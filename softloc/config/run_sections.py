@@ -11,12 +11,13 @@ from softloc.config.base import Name, NonNegativeFloat, NonNegativeInt, Positive
 
 
 class Model(Section):
-    backbone: Literal["small", "vgg16"]
+    backbone: Literal["small", "vgg16", "efficientnet_lite0"]
     init: Literal["random", "imagenet"] = "random"
     weights: str = ""
     clusters: PositiveInt
     image_max_side: Annotated[int, Field(ge=16)]
     small_channels: Annotated[list[PositiveInt], Field(min_length=1)] = [16, 32, 64, 128]
+    lite_last_block: Annotated[int, Field(ge=0, le=15)] = 10  # efficientnet_lite0 cut after this block (10: stride 16, 112 channels)
 
 
 class Mining(Section):

@@ -60,6 +60,8 @@ def preprocess(images: Tensor) -> Tensor:
     """uint8 (B, H, W, 3) RGB -> float (B, 3, H, W) normalised with ImageNet mean/std.
 
     The result stays on the images' device and is channels_last in memory (a free permute).
+    The efficientnet_lite0 backbone maps it to Lite's own (pixel - 127) / 128 as its first
+    operation (softloc.models.efficientnet_lite), so every caller feeds every backbone the same way.
     """
     if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[-1] != 3:
         raise ValueError(f"preprocess: expected uint8 (B, H, W, 3) images, got {images.dtype} {tuple(images.shape)}")
