@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from softloc.config import Model
 from softloc.models import build_network, preprocess
 
 
@@ -43,13 +44,13 @@ def main() -> None:
     images = torch.randint(0, 256, (args.batch, h, w, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     x = preprocess(images)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch} of {w}x{h} px, best of {args.repeats}")
-    base = {"clusters": 16, "image_max_side": args.side, "seed": 0, "weights": ""}
     for cut in args.cuts:
-        net = build_network({**base, "backbone": "efficientnet_lite0", "init": "imagenet", "lite_last_block": cut}).eval()
+        lite = Model(backbone="efficientnet_lite0", init="imagenet", clusters=16, image_max_side=args.side, lite_last_block=cut)
+        net = build_network(lite, 0).eval()
         with torch.inference_mode():
             shape = tuple(net.backbone(x[:1]).shape[1:])
         print(f"efficientnet_lite0 blocks 0-{cut} -> {shape}: {images_per_second(net.backbone, x, args.repeats):7.1f} img/s")
-    net = build_network({**base, "backbone": "small", "init": "random"}).eval()
+    net = build_network(Model(backbone="small", init="random", clusters=16, image_max_side=args.side), 0).eval()
     print(f"small (16, 32, 64, 128)          : {images_per_second(net.backbone, x, args.repeats):7.1f} img/s")
 
 
