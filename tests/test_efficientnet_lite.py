@@ -195,3 +195,14 @@ def test_params_accept_lite0_imagenet_without_a_weights_path() -> None:
     lite["model"]["lite_last_block"] = 16
     with pytest.raises(ParamsError, match="lite_last_block"):
         validate_params(lite)
+
+
+def test_the_default_model_record_is_unchanged_by_the_lite_keys() -> None:
+    """params.yaml leaves lite_last_block unset, so the small default's model file records the
+    same keys as before the backbone existed (its bytes, and DVC's hashes, stay the same)."""
+    from softloc.models import model_record
+    from softloc.params import load_params
+
+    model = load_params(ROOT / "params.yaml").model
+    assert model.backbone == "small"
+    assert set(model_record(model, 0)) == {"backbone", "init", "weights", "clusters", "image_max_side", "small_channels", "seed"}
