@@ -14,15 +14,9 @@ import yaml
 
 from softloc.config import Model, ParamsError, validate_params
 from softloc.models import build_network, load_model, preprocess, save_model
-from softloc.models.efficientnet_lite import (
-    LITE_LAST_BLOCK,
-    LITE_MEAN,
-    LITE_STD,
-    EfficientNetLite0,
-    load_lite0_weights,
-    lite0_weights_file,
-)
+from softloc.models.efficientnet_lite import LITE_LAST_BLOCK, EfficientNetLite0, load_lite0_weights, lite0_weights_file
 from softloc.models.network import IMAGENET_MEAN, IMAGENET_STD
+from softloc.models.normalise import IMAGENET_NORM, LITE_NORM
 
 ROOT = Path(__file__).resolve().parents[1]
 LITE = Model(backbone="efficientnet_lite0", init="imagenet", clusters=4, image_max_side=96)
@@ -146,13 +140,22 @@ def test_a_gradient_reaches_every_trainable_parameter() -> None:
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
 
 
-def test_imagenet_normalised_input_is_mapped_to_lites() -> None:
-    """preprocess's ImageNet normalisation + the trunk's first operation = (pixel - 127) / 128."""
+def lite_input(images: torch.Tensor) -> torch.Tensor:
+    """EfficientNet-Lite's input, written out: (pixel - 127) / 128."""
+    return (images.permute(0, 3, 1, 2).float() - 127.0) / 128.0
+
+
+def test_each_network_preprocesses_with_its_backbones_normalisation() -> None:
+    """Lite0 gets exactly (pixel - 127) / 128, the small network ImageNet's mean/std as before."""
     images = torch.randint(0, 256, (2, 72, 96, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
-    net = EfficientNetLite0(input_mean=IMAGENET_MEAN, input_std=IMAGENET_STD)
-    mapped = preprocess(images) * net.input_scale + net.input_shift
-    lite = (images.permute(0, 3, 1, 2).float() - LITE_MEAN) / LITE_STD
-    torch.testing.assert_close(mapped, lite, rtol=0, atol=1e-6)
+    lite = build_network(LITE.model_copy(update={"init": "random"}), 0)
+    small = build_network(Model(backbone="small", clusters=4, image_max_side=96), 0)
+    assert lite.input_norm == LITE_NORM and small.input_norm == IMAGENET_NORM
+    assert torch.equal(lite.preprocess(images), lite_input(images))
+    imagenet = (images.permute(0, 3, 1, 2).float() / 255 - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    assert torch.equal(small.preprocess(images), imagenet)
+    assert torch.equal(small.preprocess(images), preprocess(images))  # the module-level default is ImageNet's
+    assert lite.preprocess(images).is_contiguous(memory_format=torch.channels_last)
 
 
 def test_network_runs_on_96_px_images(trunk) -> None:
@@ -160,9 +163,9 @@ def test_network_runs_on_96_px_images(trunk) -> None:
     net = build_network(LITE, 0).eval()  # model.init imagenet, no model.weights: the package's file
     assert net.dim == 4 * 112
     with torch.no_grad():
-        out = net(preprocess(images))
-        conv = net.backbone(preprocess(images))
-        lite_conv = trunk((images.permute(0, 3, 1, 2).float() - LITE_MEAN) / LITE_STD)
+        out = net(net.preprocess(images))
+        conv = net.backbone(net.preprocess(images))
+        lite_conv = trunk(lite_input(images))
     assert out.shape == (4, 4 * 112) and torch.isfinite(out).all()
     torch.testing.assert_close(out.norm(dim=1), torch.ones(4))
     torch.testing.assert_close(conv, lite_conv, rtol=0, atol=1e-4)
@@ -173,7 +176,7 @@ def test_model_file_round_trip(tmp_path) -> None:
     net = build_network(model, 0).eval()
     save_model(tmp_path / "model.pt", net, model, 0, {"method": "offtheshelf"})
     again, _ = load_model(tmp_path / "model.pt")
-    x = preprocess(torch.randint(0, 256, (1, 72, 96, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(5)))
+    x = net.preprocess(torch.randint(0, 256, (1, 72, 96, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(5)))
     with torch.no_grad():
         assert torch.equal(net(x), again(x))
     assert again.backbone.out_channels == 80

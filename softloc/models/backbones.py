@@ -114,9 +114,7 @@ def build_backbone(model: Model) -> nn.Module:
             load_vgg16_weights(features, model.weights)
         return features
     if model.backbone == "efficientnet_lite0":
-        from softloc.models.network import IMAGENET_MEAN, IMAGENET_STD  # preprocess's; network imports this module
-
-        trunk = EfficientNetLite0(model.lite_last_block, IMAGENET_MEAN, IMAGENET_STD)
+        trunk = EfficientNetLite0(model.lite_last_block)
         if model.init == "imagenet":
             load_lite0_weights(trunk, model.weights or None)  # the installed package's file unless model.weights
         return trunk

@@ -23,10 +23,9 @@ function in training and in evaluation (as the small backbone's GroupNorm does):
 Convolutions pad like TensorFlow's 'SAME' (the weights were trained so): a stride-2 layer pads
 ceil-style and puts the odd pixel after, so the output is ceil(input / 2) on each side.
 
-Input: EfficientNet-Lite was trained on (pixel - 127) / 128, pixels in 0-255 (LITE_MEAN,
-LITE_STD). softloc's `preprocess` gives every backbone the ImageNet-normalised image; given that
-normalisation (`input_mean`, `input_std`) the trunk maps it back to Lite's input as its first,
-parameter-free operation, so every caller of `preprocess` feeds it correctly.
+Input: EfficientNet-Lite was trained on (pixel - 127) / 128, pixels in 0-255. The trunk names
+that normalisation (`input_norm`, softloc.models.normalise.LITE_NORM) and the network's
+`preprocess` applies it: the trunk itself takes the normalised image, as the reference does.
 """
 
 from __future__ import annotations
@@ -36,16 +35,16 @@ import math
 import os
 import re
 from importlib import resources
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from softloc.models.normalise import LITE_NORM, InputNorm
+
 log = logging.getLogger(__name__)
 
-LITE_MEAN = 127.0  # EfficientNet-Lite's input normalisation: (pixel - 127) / 128, pixels in 0-255
-LITE_STD = 128.0
 STEM_CHANNELS = 32
 BN_EPS = 1e-3  # TensorFlow's batch_norm_epsilon for EfficientNet
 BN_MOMENTUM = 0.01  # TensorFlow's decay 0.99 in PyTorch's convention (unused: statistics stay frozen)
@@ -167,32 +166,16 @@ class EfficientNetLite0(nn.Module):
     """Stem + MBConv blocks 0..last_block of EfficientNet-Lite0; forward gives the last block's
     output (B, out_channels, ceil(H/stride), ceil(W/stride)), linear like VGG-16's conv5_3 cut.
 
-    `input_mean`/`input_std` (0-1 units, per RGB channel) say how the input is normalised,
-    (pixel/255 - mean) / std; None: it already is Lite's (pixel - 127) / 128.
+    Its input is normalised per `input_norm`: (pixel - 127) / 128.
     """
 
-    def __init__(
-        self,
-        last_block: int = LITE_LAST_BLOCK,
-        input_mean: Sequence[float] | None = None,
-        input_std: Sequence[float] | None = None,
-    ) -> None:
+    input_norm: InputNorm = LITE_NORM
+
+    def __init__(self, last_block: int = LITE_LAST_BLOCK) -> None:
         super().__init__()
         if not 0 <= last_block < LITE0_NUM_BLOCKS:
             raise ValueError(f"model.lite_last_block must lie in 0..{LITE0_NUM_BLOCKS - 1}, got {last_block}")
-        if (input_mean is None) != (input_std is None):
-            raise ValueError("EfficientNetLite0: give both input_mean and input_std, or neither")
         self.last_block = last_block
-        if input_mean is not None:
-            # pixel = 255 (std x + mean)  =>  (pixel - 127) / 128 = x * scale + shift
-            mean = torch.tensor(input_mean, dtype=torch.float64)
-            std = torch.tensor(input_std, dtype=torch.float64)
-            scale, shift = std * 255 / LITE_STD, (mean * 255 - LITE_MEAN) / LITE_STD
-            # Non-persistent: no state-dict keys, so the weights file's layout stays exact.
-            self.register_buffer("input_scale", scale.float().view(1, 3, 1, 1), persistent=False)
-            self.register_buffer("input_shift", shift.float().view(1, 3, 1, 1), persistent=False)
-        else:
-            self.input_scale = self.input_shift = None
         self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, 2)
         self._bn0 = _bn(STEM_CHANNELS)
         specs = lite0_blocks()[: last_block + 1]
@@ -204,8 +187,6 @@ class EfficientNetLite0(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.input_scale is not None:
-            x = x * self.input_scale + self.input_shift
         x = F.relu6(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)

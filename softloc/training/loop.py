@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from softloc.losses import TupleBatch, build_loss
-from softloc.models import build_network, preprocess, save_model
+from softloc.models import build_network, save_model
 from softloc.training import distributed
 from softloc.training.data import TrainData
 from softloc.training.device import place, training_forward
@@ -77,7 +77,7 @@ class Trainer:
         """Forward, loss, backward and Adam step on a device StepBatch; returns the loss."""
         spec, amp = self.feed.spec, self.placement.amp
         b, m = batch.positions.shape[:2]
-        x = preprocess(batch.images)
+        x = self.net.preprocess(batch.images)
         with torch.autocast(self.placement.device.type, dtype=amp or torch.float32, enabled=amp is not None):
             features = self.step_net(x)
         features = distributed.gather_features(features.float())  # every process's share, in rank order
