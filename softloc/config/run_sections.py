@@ -35,7 +35,7 @@ class Train(Section):
     lr: PositiveFloat
     lr_decay: Annotated[float, Field(gt=0, le=1)]
     epochs: PositiveInt
-    max_steps_per_epoch: PositiveInt
+    max_steps_per_epoch: PositiveInt | None   # None: no cap, every anchor of the epoch
     batch_tuples: PositiveInt
     n_close: PositiveInt
     n_far: PositiveInt

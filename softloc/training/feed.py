@@ -76,12 +76,12 @@ class TupleFeed:
         self.sampler = TupleSampler(data.train.xy, data.yaw_deg, data.anchors, spec, data.traversal)
         self.prefetcher = Prefetcher(placement.device)
 
-    def plan(self, epochs: int, max_steps_per_epoch: int) -> EpochPlan:
+    def plan(self, epochs: int, max_steps_per_epoch: int | None) -> EpochPlan:
         """Every anchor once per epoch, shuffled by (seed, epoch), cut to whole steps of at most
-        `max_steps_per_epoch`."""
+        `max_steps_per_epoch` (None: no cap, the epoch's whole steps)."""
         b = self.batch_tuples
         orders = [self.sampler.epoch_order(np.random.default_rng([self.seed, e])) for e in range(epochs)]
-        steps = [min(len(o) // b, max_steps_per_epoch) for o in orders]
+        steps = [len(o) // b if max_steps_per_epoch is None else min(len(o) // b, max_steps_per_epoch) for o in orders]
         if min(steps) == 0:
             raise ValueError(f"{len(orders[0])} anchors give no step of {b} tuples")
         return EpochPlan(orders, steps, np.concatenate([o[: n * b] for o, n in zip(orders, steps)]))
