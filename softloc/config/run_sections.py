@@ -18,6 +18,7 @@ class Model(Section):
     image_max_side: Annotated[int, Field(ge=16)]
     small_channels: Annotated[list[PositiveInt], Field(min_length=1)] = [16, 32, 64, 128]
     lite_last_block: Annotated[int, Field(ge=0, le=15)] = 10  # efficientnet_lite0 cut after this block (10: stride 16, 112 channels)
+    train_from_block: NonNegativeInt | None = None  # trunk trained from this Lite0 block / VGG-16 conv stage; None: whole
 
 
 class Mining(Section):

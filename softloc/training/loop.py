@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from softloc.losses import TupleBatch, build_loss
 from softloc.models import build_network, save_model
+from softloc.models.trained_part import freeze_lower_trunk, trainable_parameters
 from softloc.training import distributed
 from softloc.training.data import TrainData
 from softloc.training.device import place, training_forward
@@ -34,6 +35,8 @@ class Trainer:
 
     `seed` draws every choice of training; `network_seed` (default `seed`) the initial weights.
     A method without a loss (`loss: none`) gets no feed or optimizer: it is validated as initialised.
+    The trunk below `model.train_from_block` is frozen (softloc.models.trained_part): Adam gets the
+    trainable parameters only.
     """
 
     def __init__(self, name: str, method: Method, model: Model, train: Train, seed: int, data: TrainData,
@@ -58,7 +61,8 @@ class Trainer:
             raise ValueError(f"train.batch_tuples {train.batch_tuples} must be a multiple of train.nproc_per_node ({world.size}): "
                              "each process runs an equal share of the global batch")
         self.feed = TupleFeed(data, tuple_spec(method, train), seed, train.batch_tuples, self.placement)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=train.lr)
+        freeze_lower_trunk(self.net.backbone, model)
+        self.optimizer = torch.optim.Adam(trainable_parameters(self.net), lr=train.lr)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.placement.amp == torch.float16)
         self.step_net = self.net  # the training forward (device.training_forward), set when the run starts
 

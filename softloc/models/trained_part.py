@@ -1,0 +1,71 @@
+"""Which part of the backbone trains: `model.train_from_block` and up; the trunk below it is frozen.
+
+Fine-tuning a pretrained trunk (NetVLAD's authors trained VGG-16 from conv5 on) trains its upper
+part and NetVLAD only. The frozen lower trunk gets `requires_grad` False, so autograd records
+nothing below the cut: a training step pays its forward but no backward there, and Adam is handed
+the trainable parameters alone. Its BatchNorm is frozen too: EfficientNet-Lite's BatchNorm never
+updates its statistics (efficientnet_lite.FrozenStatsBatchNorm2d), and its scale and shift below
+the cut no longer train; VGG-16 has no normalisation layer.
+
+Where the cut lies, per backbone:
+- efficientnet_lite0: an MBConv block index (0-15, at most model.lite_last_block); the stem and
+  the blocks before it are frozen.
+- vgg16: a conv stage (1-5; 5 = conv5, the authors' choice); the stages before it are frozen.
+- small: none (it trains from random weights); params validation refuses the key for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torch import nn
+
+from softloc.models.backbones import VGG16_CFG
+
+if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
+    from softloc.config import Model
+
+VGG16_STAGES = VGG16_CFG.count("M")  # 5 conv stages, each ended by a max-pool
+
+
+def vgg16_stage_start(stage: int) -> int:
+    """Index in vgg16_features() of conv stage `stage`'s first layer (1: conv1_1 ... 5: conv5_1)."""
+    if not 1 <= stage <= VGG16_STAGES:
+        raise ValueError(f"model.train_from_block for vgg16 is a conv stage 1-{VGG16_STAGES}, got {stage}")
+    index, pools = 0, 0
+    for v in VGG16_CFG:
+        if pools == stage - 1:
+            return index
+        index += 1 if v == "M" else 2  # a conv is followed by its ReLU
+        pools += v == "M"
+    raise AssertionError("unreachable: the stage bound is checked above")
+
+
+def frozen_modules(backbone: nn.Module, model: Model) -> list[nn.Module]:
+    """The modules of `backbone` below the cut `model.train_from_block` (none when it is None)."""
+    start = model.train_from_block
+    if start is None:
+        return []
+    if model.backbone == "efficientnet_lite0":
+        if not 0 <= start < len(backbone._blocks):
+            raise ValueError(f"model.train_from_block for efficientnet_lite0 is a block 0-{len(backbone._blocks) - 1} "
+                             f"(the cut model.lite_last_block), got {start}")
+        return [backbone._conv_stem, backbone._bn0, *backbone._blocks[:start]]
+    if model.backbone == "vgg16":
+        return list(backbone[: vgg16_stage_start(start)])
+    raise ValueError(f"model.train_from_block is not defined for model.backbone {model.backbone!r} (it trains whole)")
+
+
+def freeze_lower_trunk(backbone: nn.Module, model: Model) -> int:
+    """Freeze the modules below `model.train_from_block`; returns how many parameter tensors froze."""
+    frozen = 0
+    for module in frozen_modules(backbone, model):
+        for p in module.parameters():
+            p.requires_grad_(False)
+            frozen += 1
+    return frozen
+
+
+def trainable_parameters(net: nn.Module) -> list[nn.Parameter]:
+    """The parameters an optimizer updates: those that require gradients, in module order."""
+    return [p for p in net.parameters() if p.requires_grad]
