@@ -209,3 +209,10 @@ def test_the_default_model_record_is_unchanged_by_the_lite_keys() -> None:
     model = load_params(ROOT / "params.yaml").model
     assert model.backbone == "small"
     assert set(model_record(model, 0)) == {"backbone", "init", "weights", "clusters", "image_max_side", "small_channels", "seed"}
+
+
+@pytest.mark.parametrize("split", [0, 8, 11])
+def test_the_trunk_splits_at_any_block_into_the_same_function(trunk, split: int) -> None:
+    x = torch.randn(2, 3, 72, 96, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        assert torch.equal(trunk.blocks_from(trunk.input_to_block(x, split), split), trunk(x))

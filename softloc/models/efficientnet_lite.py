@@ -187,10 +187,24 @@ class EfficientNetLite0(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.blocks_from(self.input_to_block(x, 0), 0)
+
+    def input_to_block(self, x: Tensor, block: int) -> Tensor:
+        """The stem and blocks 0..block-1: the input of block `block` (the output at len(_blocks))."""
         x = F.relu6(self._bn0(self._conv_stem(x)))
-        for block in self._blocks:
-            x = block(x)
+        for b in self._blocks[:block]:
+            x = b(x)
         return x
+
+    def blocks_from(self, h: Tensor, block: int) -> Tensor:
+        """Blocks `block`..last_block on `h`, the input of block `block` (input_to_block's output).
+
+        forward(x) = blocks_from(input_to_block(x, k), k) for every k: the split a frozen lower
+        trunk (model.train_from_block) is computed at.
+        """
+        for b in self._blocks[block:]:
+            h = b(h)
+        return h
 
 
 def lite0_weights_file() -> str:

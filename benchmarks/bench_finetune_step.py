@@ -1,0 +1,95 @@
+"""One fine-tuning step of EfficientNet-Lite0 + NetVLAD on the CPU: whole trunk trained against a
+frozen lower trunk (model.train_from_block), and what a cache of the frozen part's output would buy.
+
+    .venv/bin/python benchmarks/bench_finetune_step.py [--threads 2] [--side 96] [--from-blocks none 8]
+        [--cached 8] [--tuples 2] [--steps 10] [--method triplet]
+
+A step = the Trainer's model step (softloc.training.loop.Trainer.train_step without the feed):
+preprocess (Lite's normalisation) + forward + loss + backward + Adam step on one batch of
+`--tuples` tuples of 25 images (1 + 12 close + 12 far, as train.n_close / n_far: 50 images by
+default), 4:3 images `--side` px on the longest side, float32, channels_last, the installed
+package's ImageNet weights, NetVLAD K 16 (params.yaml's clusters). The frozen part is set up by
+the training code itself (trained_part.freeze_lower_trunk, Adam over trainable_parameters). Median
+and best of `--steps` timed steps after two warm-up steps. Random pixels: the speed does not depend
+on the content. A shared machine only makes steps slower: read the numbers as upper bounds.
+
+`--cached` blocks: the same step from the frozen part's output computed once beforehand
+(EfficientNetLite0.input_to_block under no_grad), as a per-image cache of it would feed the step;
+the training code has no such cache yet, so this row is what one would save.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from softloc.config import Model, method_model
+from softloc.losses import TupleBatch, build_loss
+from softloc.models import build_network
+from softloc.models.trained_part import freeze_lower_trunk, trainable_parameters
+
+N_CLOSE = N_FAR = 12
+
+
+def step_seconds(cut: int | None, args: argparse.Namespace, cached: bool = False) -> tuple[list[float], int]:
+    """Timed steps (s) of the network trained from block `cut` (None: whole trunk), from the frozen
+    part's precomputed output when `cached`; and the number of trainable tensors."""
+    model = Model(backbone="efficientnet_lite0", init="imagenet", clusters=16, image_max_side=args.side, train_from_block=cut)
+    net = build_network(model, 0).train()
+    freeze_lower_trunk(net.backbone, model)
+    params = trainable_parameters(net)
+    optimizer = torch.optim.Adam(params, lr=1e-4)
+    loss_fn = build_loss(method_model(args.method)(loss=args.method, r1=10, r2=25))
+    m = 1 + N_CLOSE + N_FAR
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (args.tuples * m, args.side * 3 // 4, args.side, 3), dtype=torch.uint8, generator=gen)
+    distance = torch.cat([torch.zeros(1), torch.full((N_CLOSE,), 5.0), torch.full((N_FAR,), 50.0)])
+    positions = torch.stack([distance, torch.zeros(m)], dim=1).double().expand(args.tuples, m, 2).contiguous()
+    lower = None
+    if cached:
+        with torch.no_grad():
+            lower = net.backbone.input_to_block(net.preprocess(images), cut)
+    times = []
+    for i in range(args.steps + 2):
+        start = time.perf_counter()
+        if lower is None:
+            features = net(net.preprocess(images))
+        else:
+            features = net.pool(net.backbone.blocks_from(lower, cut))
+        loss = loss_fn(TupleBatch(features.view(args.tuples, m, -1), positions, N_CLOSE, N_FAR, 0))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if i >= 2:
+            times.append(time.perf_counter() - start)
+    return times, len(params)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--side", type=int, default=96)
+    parser.add_argument("--tuples", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--method", default="triplet")
+    parser.add_argument("--from-blocks", nargs="+", default=["none", "8"], help="model.train_from_block values (none: whole trunk)")
+    parser.add_argument("--cached", type=int, nargs="*", default=[8], help="train_from_block values also timed from a cached frozen output")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    images = args.tuples * (1 + N_CLOSE + N_FAR)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {images} images of {args.side}x{args.side * 3 // 4} px "
+          f"a step, Lite0 blocks 0-10 + NetVLAD K 16, {args.method}, {args.steps} steps")
+    runs = [(None if v == "none" else int(v), False) for v in args.from_blocks] + [(c, True) for c in args.cached]
+    for cut, cached in runs:
+        times, n = step_seconds(cut, args, cached)
+        what = "whole trunk trained" if cut is None else f"blocks {cut}-10 trained, 0-{cut - 1} frozen"
+        what += ", cached" if cached else ""
+        print(f"{what:42s}: median {statistics.median(times) * 1000:7.1f} ms/step, best {min(times) * 1000:7.1f} "
+              f"({images / statistics.median(times):5.1f} img/s; {n} trainable tensors)")
+
+
+if __name__ == "__main__":
+    main()
