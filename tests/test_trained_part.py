@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from softloc.config import Model, ParamsError, validate_params
-from softloc.models import vgg16_features
+from softloc.models import build_network, vgg16_features
 from softloc.models.trained_part import freeze_lower_trunk, vgg16_stage_start
 from softloc.training import Trainer
 from test_train import MODEL, TRIPLET, tiny_world, train_with
@@ -96,3 +96,14 @@ def test_params_refuse_a_cut_the_backbone_lacks(model: dict, message: str) -> No
     assert "model.train_from_block" in str(err.value)
     raw["model"]["train_from_block"] = None
     assert validate_params(raw).model.train_from_block is None
+
+
+def test_lites_frozen_batchnorm_is_not_synchronised_under_torchrun() -> None:
+    """DDP on CUDA converts BatchNorm with live statistics to SyncBatchNorm; Lite's frozen one
+    must stay as it is (converted, it would train on batch statistics)."""
+    from softloc.training.device import has_live_batchnorm
+
+    lite = build_network(LITE, 0)
+    assert not has_live_batchnorm(lite)
+    assert has_live_batchnorm(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4)))
+    assert not has_live_batchnorm(build_network(MODEL, 0))  # GroupNorm
