@@ -14,8 +14,9 @@ and best of `--steps` timed steps after two warm-up steps. Random pixels: the sp
 on the content. A shared machine only makes steps slower: read the numbers as upper bounds.
 
 `--cached` blocks: the same step from the frozen part's output computed once beforehand
-(EfficientNetLite0.input_to_block under no_grad), as a per-image cache of it would feed the step;
-the training code has no such cache yet, so this row is what one would save.
+(EfficientNetLite0.input_to_block under no_grad), as the Trainer's per-run cache feeds it
+(softloc.training.trunk_cache); the cache read itself (a few hundred kB from a memory map,
+prepared in the feed's worker thread) is not timed.
 """
 
 from __future__ import annotations

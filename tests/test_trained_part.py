@@ -3,17 +3,21 @@ and a frozen lower trunk (model.train_from_block)."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from pydantic import ValidationError
 
 from softloc.config import Model, ParamsError, validate_params
+from softloc.losses import TupleBatch
 from softloc.models import build_network, vgg16_features
 from softloc.models.trained_part import freeze_lower_trunk, vgg16_stage_start
 from softloc.training import Trainer
+from softloc.training.prefetch import host_batch
 from test_train import MODEL, TRIPLET, tiny_world, train_with
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +111,34 @@ def test_lites_frozen_batchnorm_is_not_synchronised_under_torchrun() -> None:
     assert not has_live_batchnorm(lite)
     assert has_live_batchnorm(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4)))
     assert not has_live_batchnorm(build_network(MODEL, 0))  # GroupNorm
+
+
+def test_a_step_from_the_frozen_trunk_cache_equals_a_step_from_the_images(world, tmp_path) -> None:
+    """The cache holds the frozen part's output of every training image; the trained part on it
+    gives the whole network's descriptors and loss on the images (to 1e-5)."""
+    trainer = Trainer("triplet", TRIPLET, LITE, train_with(), 0, world, tmp_path / "r", tmp_path / "s")
+    reference = copy.deepcopy(trainer.net).eval()
+    trainer.step_net = trainer.trained_part()
+    store = trainer.feed.store
+    assert trainer.cached and isinstance(store, np.memmap) and len(store) == len(world.train.images)
+    assert store.shape[1:] == (2, 2, 80)  # block 7's output (80 channels, stride 16) of a 32x24 image
+    rows = trainer.feed.sampler.sample(trainer.feed.sampler.anchors[:2], np.random.default_rng(0))
+    images = torch.from_numpy(world.train.images[rows.ravel()])
+    with torch.no_grad():
+        expected = reference(reference.preprocess(images))
+        cached = trainer.step_net(host_batch(store, world.train.xy, rows, pin=False).images.permute(0, 3, 1, 2))
+        spec = trainer.feed.spec
+        positions = torch.from_numpy((world.train.xy[rows] - world.train.xy[rows][:, :1]).astype(np.float32))
+        expected_loss = float(trainer.loss_fn(TupleBatch(expected.view(*rows.shape, -1), positions, spec.n_close, spec.n_far, spec.n_extra)))
+    torch.testing.assert_close(cached, expected, rtol=0, atol=1e-5)
+    loss = trainer.train_step(host_batch(store, world.train.xy, rows, pin=False))
+    assert loss == pytest.approx(expected_loss, abs=1e-5)
+
+
+def test_a_cached_run_ends_without_its_cache_file(world, tmp_path) -> None:
+    train = train_with(epochs=1, max_steps_per_epoch=2, checkpoint_every_steps=0)
+    trainer = Trainer("triplet", TRIPLET, LITE, train, 0, world, tmp_path / "r", tmp_path / "s")
+    trainer.run()
+    assert list((tmp_path / "s").rglob("frozen_trunk*.npy"))
+    trainer.finish(tmp_path / "model.pt")
+    assert not list((tmp_path / "s").rglob("frozen_trunk*")) and (tmp_path / "model.pt").is_file()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from torch import nn
+from torch import Tensor, nn
 
 from softloc.models.backbones import VGG16_CFG
 
@@ -64,6 +64,33 @@ def freeze_lower_trunk(backbone: nn.Module, model: Model) -> int:
             p.requires_grad_(False)
             frozen += 1
     return frozen
+
+
+def frozen_output(backbone: nn.Module, model: Model, x: Tensor) -> Tensor:
+    """The frozen lower trunk's output on preprocessed images `x`: the input of the trained part."""
+    if model.backbone == "efficientnet_lite0":
+        return backbone.input_to_block(x, model.train_from_block)
+    return backbone[: len(frozen_modules(backbone, model))](x)
+
+
+class TrainedPart(nn.Module):
+    """The trained part of `net` (the backbone above the cut, then NetVLAD) as a module of its own:
+    forward(frozen_output(x)) = net(x). It shares `net`'s parameters, so DDP and torch.compile
+    can wrap it as they wrap the whole network."""
+
+    def __init__(self, net: nn.Module, model: Model) -> None:
+        super().__init__()
+        self.net = net
+        self.model = model
+        self.start = len(frozen_modules(net.backbone, model))
+
+    def forward(self, h: Tensor) -> Tensor:
+        backbone = self.net.backbone
+        if self.model.backbone == "efficientnet_lite0":
+            h = backbone.blocks_from(h, self.model.train_from_block)
+        else:
+            h = backbone[self.start:](h)
+        return self.net.pool(h)
 
 
 def trainable_parameters(net: nn.Module) -> list[nn.Parameter]:
