@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from softloc.config import Model, ParamsError, validate_params
 from softloc.losses import TupleBatch
 from softloc.models import build_network, vgg16_features
-from softloc.models.trained_part import freeze_lower_trunk, vgg16_stage_start
+from softloc.models.trained_part import TrainedPart, freeze_lower_trunk, frozen_output, vgg16_stage_start
 from softloc.training import Trainer
 from softloc.training.prefetch import host_batch
 from test_train import MODEL, TRIPLET, tiny_world, train_with
@@ -142,3 +142,14 @@ def test_a_cached_run_ends_without_its_cache_file(world, tmp_path) -> None:
     assert list((tmp_path / "s").rglob("frozen_trunk*.npy"))
     trainer.finish(tmp_path / "model.pt")
     assert not list((tmp_path / "s").rglob("frozen_trunk*")) and (tmp_path / "model.pt").is_file()
+
+
+@pytest.mark.parametrize("model", [
+    Model(backbone="vgg16", clusters=4, image_max_side=32, train_from_block=5),
+    Model(backbone="efficientnet_lite0", clusters=4, image_max_side=32, train_from_block=3),
+], ids=["vgg16_conv5", "lite0_block3"])
+def test_the_trained_part_on_the_frozen_output_is_the_whole_network(model: Model) -> None:
+    net = build_network(model, 0).eval()
+    x = net.preprocess(torch.randint(0, 256, (2, 24, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(7)))
+    with torch.no_grad():
+        torch.testing.assert_close(TrainedPart(net, model)(frozen_output(net.backbone, model, x)), net(x), rtol=0, atol=1e-6)

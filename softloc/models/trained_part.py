@@ -5,7 +5,9 @@ part and NetVLAD only. The frozen lower trunk gets `requires_grad` False, so aut
 nothing below the cut: a training step pays its forward but no backward there, and Adam is handed
 the trainable parameters alone. Its BatchNorm is frozen too: EfficientNet-Lite's BatchNorm never
 updates its statistics (efficientnet_lite.FrozenStatsBatchNorm2d), and its scale and shift below
-the cut no longer train; VGG-16 has no normalisation layer.
+the cut no longer train; VGG-16 has no normalisation layer. As the frozen part's output for an
+image never changes, `frozen_output` computes it once (softloc.training.trunk_cache) and
+`TrainedPart` runs the rest: TrainedPart(net, model)(frozen_output(backbone, model, x)) = net(x).
 
 Where the cut lies, per backbone:
 - efficientnet_lite0: an MBConv block index (0-15, at most model.lite_last_block); the stem and
