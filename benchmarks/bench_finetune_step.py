@@ -10,7 +10,8 @@ preprocess (Lite's normalisation) + forward + loss + backward + Adam step on one
 default), 4:3 images `--side` px on the longest side, float32, channels_last, the installed
 package's ImageNet weights, NetVLAD K 16 (params.yaml's clusters). The frozen part is set up by
 the training code itself (trained_part.freeze_lower_trunk, Adam over trainable_parameters). Median
-and best of `--steps` timed steps after two warm-up steps. Random pixels: the speed does not depend
+and best of `--steps` timed steps after two warm-up steps, the variants' steps interleaved so that
+each sees the same machine load. Random pixels: the speed does not depend
 on the content. A shared machine only makes steps slower: read the numbers as upper bounds.
 
 `--cached` blocks: the same step from the frozen part's output computed once beforehand
@@ -24,20 +25,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Callable
 
 import torch
 
 from softloc.config import Model, method_model
 from softloc.losses import TupleBatch, build_loss
 from softloc.models import build_network
-from softloc.models.trained_part import freeze_lower_trunk, trainable_parameters
+from softloc.models.trained_part import TrainedPart, freeze_lower_trunk, frozen_output, trainable_parameters
 
 N_CLOSE = N_FAR = 12
 
 
-def step_seconds(cut: int | None, args: argparse.Namespace, cached: bool = False) -> tuple[list[float], int]:
-    """Timed steps (s) of the network trained from block `cut` (None: whole trunk), from the frozen
-    part's precomputed output when `cached`; and the number of trainable tensors."""
+def make_step(cut: int | None, args: argparse.Namespace, cached: bool) -> tuple[Callable[[], None], int]:
+    """One training step of the network trained from block `cut` (None: whole trunk), from the
+    frozen part's precomputed output when `cached`; and the number of trainable tensors."""
     model = Model(backbone="efficientnet_lite0", init="imagenet", clusters=16, image_max_side=args.side, train_from_block=cut)
     net = build_network(model, 0).train()
     freeze_lower_trunk(net.backbone, model)
@@ -49,24 +51,20 @@ def step_seconds(cut: int | None, args: argparse.Namespace, cached: bool = False
     images = torch.randint(0, 256, (args.tuples * m, args.side * 3 // 4, args.side, 3), dtype=torch.uint8, generator=gen)
     distance = torch.cat([torch.zeros(1), torch.full((N_CLOSE,), 5.0), torch.full((N_FAR,), 50.0)])
     positions = torch.stack([distance, torch.zeros(m)], dim=1).double().expand(args.tuples, m, 2).contiguous()
-    lower = None
+    forward: Callable[[], torch.Tensor] = lambda: net(net.preprocess(images))  # noqa: E731
     if cached:
         with torch.no_grad():
-            lower = net.backbone.input_to_block(net.preprocess(images), cut)
-    times = []
-    for i in range(args.steps + 2):
-        start = time.perf_counter()
-        if lower is None:
-            features = net(net.preprocess(images))
-        else:
-            features = net.pool(net.backbone.blocks_from(lower, cut))
-        loss = loss_fn(TupleBatch(features.view(args.tuples, m, -1), positions, N_CLOSE, N_FAR, 0))
+            lower = frozen_output(net.backbone, model, net.preprocess(images))
+        part = TrainedPart(net, model)
+        forward = lambda: part(lower)  # noqa: E731
+
+    def step() -> None:
+        loss = loss_fn(TupleBatch(forward().view(args.tuples, m, -1), positions, N_CLOSE, N_FAR, 0))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if i >= 2:
-            times.append(time.perf_counter() - start)
-    return times, len(params)
+
+    return step, len(params)
 
 
 def main() -> None:
@@ -84,13 +82,19 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {images} images of {args.side}x{args.side * 3 // 4} px "
           f"a step, Lite0 blocks 0-10 + NetVLAD K 16, {args.method}, {args.steps} steps")
     runs = [(None if v == "none" else int(v), False) for v in args.from_blocks] + [(c, True) for c in args.cached]
-    for cut, cached in runs:
-        times, n = step_seconds(cut, args, cached)
+    steps = [make_step(cut, args, cached) for cut, cached in runs]
+    times: list[list[float]] = [[] for _ in runs]
+    for i in range(args.steps + 2):  # interleaved: every variant sees the same machine load
+        for (step, _), t in zip(steps, times):
+            start = time.perf_counter()
+            step()
+            if i >= 2:
+                t.append(time.perf_counter() - start)
+    for (cut, cached), (_, n), t in zip(runs, steps, times):
         what = "whole trunk trained" if cut is None else f"blocks {cut}-10 trained, 0-{cut - 1} frozen"
         what += ", cached" if cached else ""
-        print(f"{what:42s}: median {statistics.median(times) * 1000:7.1f} ms/step, best {min(times) * 1000:7.1f} "
-              f"({images / statistics.median(times):5.1f} img/s; {n} trainable tensors)")
-
+        print(f"{what:42s}: median {statistics.median(t) * 1000:7.1f} ms/step, best {min(t) * 1000:7.1f} "
+              f"({images / statistics.median(t):5.1f} img/s; {n} trainable tensors)")
 
 if __name__ == "__main__":
     main()
