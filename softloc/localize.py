@@ -47,7 +47,7 @@ from softloc.imagestore import open_store
 from softloc.io import atomic_path, read_parquet
 from softloc.localize_results import (DEFAULT_MAX_RATIO, DEFAULT_MAX_SPREAD_M, ambiguity, ambiguity_line,
                                       query_names, query_records, write_pairs)
-from softloc.models import load_model, preprocess
+from softloc.models import load_model
 from softloc.params import read_params_yaml
 from softloc.pca import load_pca
 from softloc.retrieval import search_topk
@@ -119,7 +119,7 @@ def load_map(paths: MapPaths, method: str | None = None, device: str = "auto", b
         raise ValueError(f"map mismatch: {paths.store} holds {len(store)} images, {paths.reference} {len(reference)} rows")
     whitening = Whitening(pca)
     rows = np.unique(np.linspace(0, len(store) - 1, min(CHECK_ROWS, len(store))).round().astype(np.int64))
-    again = extract_features(net, store, preprocess, batch_size=batch_size, device=dev, whitening=whitening,
+    again = extract_features(net, store, net.preprocess, batch_size=batch_size, device=dev, whitening=whitening,
                              rows=rows, desc="map check")
     cosine = np.sum(again * np.asarray(features[rows]), axis=1)
     if cosine.min() < MIN_CHECK_COSINE:
@@ -173,7 +173,7 @@ def localize(the_map: Map, images: Sequence[Path], top_k: int = 5, batch_size: i
     for start in range(0, len(images), QUERY_CHUNK):   # bounded memory for any number of queries
         batch = np.stack([fit(read_colour(p, cover=(height, width)), height, width)
                           for p in images[start:start + QUERY_CHUNK]])
-        parts.append(extract_features(the_map.net, batch, preprocess, batch_size=batch_size, device=the_map.device,
+        parts.append(extract_features(the_map.net, batch, the_map.net.preprocess, batch_size=batch_size, device=the_map.device,
                                       whitening=the_map.whitening, desc="queries"))
     rows, squared = search_topk(the_map.features, np.concatenate(parts), top_k)
     distances = np.sqrt(np.maximum(squared, 0.0))
