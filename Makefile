@@ -20,6 +20,7 @@ VENV := .venv
 GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 FAISS_VERSION := $(shell sed -n 's/.*"faiss-cpu==\([^"]*\)".*/\1/p' pyproject.toml)
 STAMP := $(VENV)/.installed-gpu$(GPU)
+CHROMIUM_STAMP := $(VENV)/.chromium
 # dvc.yaml's commands run `python -m pipeline.<stage>`: that python must be the venv's.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
@@ -31,7 +32,7 @@ repro: $(STAMP)
 	$(VENV)/bin/python -m pipeline.check
 	$(VENV)/bin/dvc repro
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM_STAMP)
 	$(VENV)/bin/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -53,6 +54,14 @@ endif
 
 report-check: $(STAMP)
 	$(VENV)/bin/python -m softloc.report --check
+
+# The report's 1,400 px screenshot test needs a headless chromium: apt-get installs it when missing
+# and make runs as root; otherwise `make test` stops here and says how to install it.
+$(CHROMIUM_STAMP):
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -q && apt-get install -y -q chromium; } \
+	  || { echo "make test: chromium is missing and cannot be installed here (not root or no apt-get): install it (sudo apt-get install chromium) for tests/test_report_screenshot.py" >&2; exit 1; }
+	mkdir -p $(VENV) && touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

@@ -21,7 +21,7 @@ import torch
 
 from softloc.features import Whitening, extract_features, resolve_device
 from softloc.imagestore import open_store, resized_shape
-from softloc.models import build_network, preprocess
+from softloc.models import build_network
 from softloc.params import load_params
 from softloc.pca import fit_pca
 
@@ -30,7 +30,7 @@ def bare_forward(net: torch.nn.Module, batches: list[torch.Tensor], device: torc
     """The model alone: preprocess + forward over batches already on the device."""
     with torch.inference_mode(), torch.autocast(device_type="cuda", dtype=torch.float16, enabled=device.type == "cuda"):
         for batch in batches:
-            net(preprocess(batch))
+            net(net.preprocess(batch))
     if device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -76,7 +76,7 @@ def main() -> None:
         bare, full = [], []
         for _ in range(args.repeats):  # interleaved, so both see the same machine load
             bare.append(best_seconds(lambda: bare_forward(net, batches, device), 1))
-            full.append(best_seconds(lambda: extract_features(net, store, preprocess, batch_size=batch_size,
+            full.append(best_seconds(lambda: extract_features(net, store, net.preprocess, batch_size=batch_size,
                                                               device=device, whitening=whitening, desc="extract"), 1))
         bare, full = min(bare), min(full)
     n = len(store)

@@ -22,7 +22,6 @@ import pandas as pd
 import torch
 
 from softloc.losses import TupleBatch
-from softloc.models import preprocess
 from softloc.params import load_params
 from softloc.training import Split, TrainData, Trainer, load_train_data
 from softloc.training.embedding import init_clusters
@@ -94,7 +93,7 @@ def main() -> None:
         t = time.perf_counter()
         rows = feed.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng(step), trainer.state.cache)
         t1 = time.perf_counter()
-        x = preprocess(torch.from_numpy(np.ascontiguousarray(data.train.images[rows.ravel()])))
+        x = trainer.net.preprocess(torch.from_numpy(np.ascontiguousarray(data.train.images[rows.ravel()])))
         t2 = time.perf_counter()
         xy = data.train.xy[rows]
         positions = torch.from_numpy((xy - xy[:, :1]).astype(np.float32))

@@ -37,20 +37,23 @@ def dir_md5(path: Path) -> str:
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
 
 
-def recorded_outputs(lock: Path) -> dict[str, str]:
-    """{output path: md5 (folders end in .dir)} of every stage in a dvc.lock."""
+def recorded_outputs(lock: Path, names: set[str] | None = None) -> dict[str, str]:
+    """{output path: md5 (folders end in .dir)} of every stage in a dvc.lock (of `names` alone if given)."""
     stages = yaml.safe_load(lock.read_text())["stages"]
-    return {out["path"]: out["md5"] for stage in stages.values() for out in stage.get("outs", [])}
+    return {out["path"]: out["md5"] for name, stage in stages.items() if names is None or name in names
+            for out in stage.get("outs", [])}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old_lock", type=Path)
     parser.add_argument("--project", type=Path, default=Path("."))
+    parser.add_argument("--stages", type=Path, help="file of stage names, one a line: compare their outputs alone")
     parser.add_argument("--ignore", nargs="*", default=[], help="output paths to skip (e.g. reports/index.html)")
     args = parser.parse_args()
     differ = []
-    outputs = recorded_outputs(args.old_lock)
+    names = set(args.stages.read_text().split()) if args.stages else None
+    outputs = recorded_outputs(args.old_lock, names)
     for path, md5 in sorted(outputs.items()):
         if path in args.ignore:
             continue

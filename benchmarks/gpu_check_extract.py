@@ -12,7 +12,6 @@ from gpu_check_table import Table, median_seconds, run_row
 from gpu_check_world import Section, Sizes, configs
 
 from softloc.features import Whitening, extract_features
-from softloc.models import preprocess
 from softloc.pca import Pca
 from softloc.training import TrainData, Trainer
 
@@ -35,11 +34,11 @@ def check_extraction(sizes: Sizes, device: torch.device, data: TrainData, params
         with torch.inference_mode():
             for x in on_device:
                 with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=cuda):
-                    f = net(preprocess(x))
+                    f = net(net.preprocess(x))
                 whitening(f)  # in float32, outside autocast, as extract_features
 
     def stage(_i: int) -> None:
-        extract_features(net, images, preprocess, batch_size=batch, device=device, whitening=whitening)
+        extract_features(net, images, net.preprocess, batch_size=batch, device=device, whitening=whitening)
 
     bare_s = run_row(table, "extract", "bare forward", lambda: median_seconds(bare, 1, 2, device))
     stage_s = run_row(table, "extract", "extract_features from the store", lambda: median_seconds(stage, 1, 2, device))

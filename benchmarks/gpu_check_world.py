@@ -95,7 +95,8 @@ def method_section(entry: dict[str, Any]) -> Section:
 
 def configs(sizes: Sizes, device: torch.device, params: dict[str, Any]) -> tuple[Section, Section, Section]:
     """(method, model, train) sections: params.yaml's, with the check's sizes on top (seed 0)."""
-    model = {**params["model"], "backbone": sizes.backbone, "init": "random", "clusters": sizes.clusters,
+    # config.Model's defaults of the optional keys params.yaml leaves unset (no pydantic here)
+    model = {"lite_last_block": 10, "train_from_block": None, **params["model"], "backbone": sizes.backbone, "init": "random", "clusters": sizes.clusters,
              "image_max_side": sizes.max_side}
     if sizes.small_channels:
         model["small_channels"] = list(sizes.small_channels)

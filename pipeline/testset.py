@@ -35,6 +35,8 @@ def main() -> None:
     cfg = params.testsets[name]
     fmt = datasets.get(cfg.format)
     split = fmt.read_split(cfg)
+    if fmt.COLOUR:
+        split = datasets.drop_grayscale(split, cfg.images)
     out = testset_dir(name)
     max_side = params.model.image_max_side
     counts = {"format": cfg.format, **split.counts}

@@ -5,6 +5,11 @@ Each image gets exactly one reason, the first of REASONS that applies, or "" whe
 is dropped silently, and the counts per reason per traversal form reports/clean.json. Traversal
 folders under the raw root that traversals.csv does not list are not read: each is warned about
 and counted (with its images) in clean.json's `unlisted_traversals`.
+
+Inputs that are wrong rather than faulty stop the stage with an error naming the file and row:
+an image file resolving outside the raw root (a symlink out of it), an INS value that is infinite
+or text (robotcar_raw.read_ins), an INS row of another zone than params clean.utm_zone or whose
+latitude/longitude lie over 50 m from its UTM position (formats.ins_sanity).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from scipy.spatial import cKDTree
 from softloc.chunked import CHUNK_FILES, Journal, available_cores, run_chunks
 from softloc.config import CONDITION_PATTERN, Clean
 from softloc.datasets.formats import robotcar_raw as robotcar
+from softloc.datasets.formats.ins_sanity import check_ins_positions
+from softloc.datasets.paths import check_inside
 from softloc.schemas import IMAGES
 
 log = logging.getLogger(__name__)
@@ -114,6 +121,7 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
     folder = Path(root) / traversal
     timestamps = np.sort(robotcar.read_traversal_timestamps(folder))
     ins = robotcar.read_ins(folder)
+    check_ins_positions(ins, folder / robotcar.INS_FILE, cfg.utm_zone)
     good = robotcar.good_ins_rows(ins, list(cfg.good_ins_status))
     poses = robotcar.interpolate_poses(good, timestamps)
     log.info("%s: %d images, %d INS rows (%d usable)", traversal, len(timestamps), len(ins), len(good))
@@ -126,6 +134,8 @@ def read_traversal(root: str | os.PathLike, traversal: str, condition: str,
     brightness = np.full(len(images), np.nan)
     size = np.zeros((len(images), 2), dtype=np.int64)
     present = ~images["no_image_file"].to_numpy(dtype=bool)
+    on_disk_paths = images["path"][present].tolist()
+    check_inside(root, on_disk_paths, lambda i: f"{folder / robotcar.TIMESTAMPS_FILE}: image {on_disk_paths[i]}")
     journal = Path(resume_dir) / f"{traversal}.exposure.jsonl" if resume_dir is not None else None
     brightness[present], size[present] = mean_intensities([Path(root) / p for p in images["path"][present]],
                                                           desc=traversal, resume=journal)

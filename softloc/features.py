@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from softloc.models import preprocess
 from softloc.pca import Pca, fit_pca, fit_rows
 
 if TYPE_CHECKING:   # the GPU machine has no pydantic: softloc.config only for the annotations
@@ -128,7 +127,7 @@ def testset_features(net: torch.nn.Module, reference_images: np.ndarray, query_i
     the paper does for Pittsburgh and the Seasons sets: their raw features are reused, no second
     forward pass).
     """
-    raw = {name: extract_features(net, store, preprocess, batch_size=batch_size, device=device,
+    raw = {name: extract_features(net, store, net.preprocess, batch_size=batch_size, device=device,
                                   desc=f"{desc} {name}")
            for name, store in (("reference", reference_images), ("queries", query_images))}
     n_fit, seed = pca_cfg.fit_images, pca_cfg.seed
@@ -137,7 +136,7 @@ def testset_features(net: torch.nn.Module, reference_images: np.ndarray, query_i
         fit_features, fitted_on = raw["reference"][rows], f"{len(rows)} reference images"
     elif pca_fit == "train" and train_images is not None:
         rows = fit_rows(len(train_images), n_fit, seed)
-        fit_features = extract_features(net, train_images, preprocess, batch_size=batch_size, device=device,
+        fit_features = extract_features(net, train_images, net.preprocess, batch_size=batch_size, device=device,
                                         rows=rows, desc=f"{desc} pca")
         fitted_on = f"{len(rows)} of {len(train_images)} training images"
     else:

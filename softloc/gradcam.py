@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from softloc.models.network import LocalizationNet, preprocess
+from softloc.models.network import LocalizationNet
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def match_gradcam(net: LocalizationNet, query: np.ndarray, retrieved: np.ndarray
     activations, descriptors = [], []
     with torch.enable_grad():
         for image in (query, retrieved):
-            x = preprocess(torch.from_numpy(np.ascontiguousarray(image))[None].to(device))
+            x = net.preprocess(torch.from_numpy(np.ascontiguousarray(image))[None].to(device))
             with torch.no_grad():
                 a = net.backbone(x).float()
             a.requires_grad_(True)

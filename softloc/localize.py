@@ -14,6 +14,11 @@ through the network and the PCA, and matched against the reference features (exa
 The result has one row per query and rank (rank 1 = the answer, then the top-k alternatives):
 the reference's path and position (UTM and latitude/longitude) and the feature distance.
 
+Unknown names are listed: a method or test set that neither params.yaml (under --root) nor a
+built map knows is an error naming the known ones. `--json` prints one JSON object per query
+(JSON Lines) instead of the summary, `--pairs FILE` writes hloc's pairs-from-retrieval file, and
+every query carries an ambiguity flag (softloc.localize_results).
+
 Map and model must belong together: the PCA's input size must be the network's descriptor size,
 its output the features' size, the features one row per reference, the model's method the map's;
 and a few reference images of the store, re-extracted, must give the stored features (a map
@@ -23,8 +28,10 @@ built by another network of the same shape fails here).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -33,11 +40,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from softloc.argtypes import non_negative_int, positive_int
 from softloc.datasets.images import fit, read_colour
 from softloc.features import Whitening, extract_features, resolve_device
 from softloc.imagestore import open_store
 from softloc.io import atomic_path, read_parquet
-from softloc.models import load_model, preprocess
+from softloc.localize_results import (DEFAULT_MAX_RATIO, DEFAULT_MAX_SPREAD_M, ambiguity, ambiguity_line,
+                                      query_names, query_records, write_pairs)
+from softloc.models import load_model
+from softloc.params import read_params_yaml
 from softloc.pca import load_pca
 from softloc.retrieval import search_topk
 from softloc.schemas import TESTSET_IMAGES
@@ -108,7 +119,7 @@ def load_map(paths: MapPaths, method: str | None = None, device: str = "auto", b
         raise ValueError(f"map mismatch: {paths.store} holds {len(store)} images, {paths.reference} {len(reference)} rows")
     whitening = Whitening(pca)
     rows = np.unique(np.linspace(0, len(store) - 1, min(CHECK_ROWS, len(store))).round().astype(np.int64))
-    again = extract_features(net, store, preprocess, batch_size=batch_size, device=dev, whitening=whitening,
+    again = extract_features(net, store, net.preprocess, batch_size=batch_size, device=dev, whitening=whitening,
                              rows=rows, desc="map check")
     cosine = np.sum(again * np.asarray(features[rows]), axis=1)
     if cosine.min() < MIN_CHECK_COSINE:
@@ -117,6 +128,29 @@ def load_map(paths: MapPaths, method: str | None = None, device: str = "auto", b
                          f"differs from {paths.features} (cosine {cosine.min():.3f}): the map was built by another network")
     return Map(net, model_method, whitening, np.ascontiguousarray(features, dtype=np.float32), reference,
                tuple(store.shape[1:3]), dev)
+
+
+def built_maps(root: str | os.PathLike, seed: int) -> list[tuple[str, str]]:
+    """(method, test set) of every map built for `seed` under the project root (its reference features exist)."""
+    return sorted((p.parents[2].name, p.parent.name)
+                  for p in Path(root).glob(f"data/features/*/seed{seed}/*/reference.npy"))
+
+
+def check_known(method: str, testset: str, seed: int, root: str | os.PathLike) -> None:
+    """A method or test set that neither params.yaml under `root` nor a built map names is an error
+    listing the known ones ("known methods: a, b, c")."""
+    params_file = Path(root) / "params.yaml"
+    raw = read_params_yaml(params_file) if params_file.is_file() else {}
+    built = built_maps(root, seed)
+    where = f"{params_file} and the maps built for seed {seed}" if raw else f"the maps built for seed {seed} under {root}"
+    for kind, name, known in (("method", method, set(raw.get("methods") or {}) | {m for m, _ in built}),
+                              ("test set", testset, set(raw.get("testsets") or {}) | {t for _, t in built})):
+        if name not in known:
+            raise ValueError(f"unknown {kind} {name!r}: known {kind}s: {', '.join(sorted(known)) or 'none'} ({where})")
+    if (method, testset) not in built:
+        maps = ", ".join(f"{m}/{t}" for m, t in built) or "none"
+        raise FileNotFoundError(f"no map for method {method!r}, test set {testset!r}, seed {seed} under {root} "
+                                f"(maps built: {maps}); build it with `dvc repro evaluate@{method}-{seed}`")
 
 
 def find_images(path: str | os.PathLike) -> list[Path]:
@@ -139,7 +173,7 @@ def localize(the_map: Map, images: Sequence[Path], top_k: int = 5, batch_size: i
     for start in range(0, len(images), QUERY_CHUNK):   # bounded memory for any number of queries
         batch = np.stack([fit(read_colour(p, cover=(height, width)), height, width)
                           for p in images[start:start + QUERY_CHUNK]])
-        parts.append(extract_features(the_map.net, batch, preprocess, batch_size=batch_size, device=the_map.device,
+        parts.append(extract_features(the_map.net, batch, the_map.net.preprocess, batch_size=batch_size, device=the_map.device,
                                       whitening=the_map.whitening, desc="queries"))
     rows, squared = search_topk(the_map.features, np.concatenate(parts), top_k)
     distances = np.sqrt(np.maximum(squared, 0.0))
@@ -154,15 +188,20 @@ def localize(the_map: Map, images: Sequence[Path], top_k: int = 5, batch_size: i
     })[RESULT_COLUMNS]
 
 
-def summary_lines(result: pd.DataFrame) -> list[str]:
-    """Human-readable lines: per query the answer with its position and distance, then the alternatives."""
+def summary_lines(result: pd.DataFrame, flags: pd.DataFrame, max_ratio: float = DEFAULT_MAX_RATIO,
+                  max_spread_m: float = DEFAULT_MAX_SPREAD_M) -> list[str]:
+    """Human-readable lines: per query the answer with its position and distance, then the
+    alternatives, then a warning line when the query is ambiguous (`flags`: from `ambiguity`)."""
     lines = []
+    warnings = {row.query: ambiguity_line(row, max_ratio, max_spread_m) for row in flags.itertuples(index=False)}
     for query, rows in result.groupby("query", sort=False):
         top = rows.iloc[0]
         lines.append(f"{query}\n  -> {top['reference']}  UTM {top['easting']:.1f} E {top['northing']:.1f} N {top['utm_zone']}"
                      f"  ({top['latitude']:.6f}, {top['longitude']:.6f})  feature distance {top['feature_distance']:.3f}")
         for alt in rows.iloc[1:].itertuples():
             lines.append(f"     {alt.rank}. {alt.reference}  {alt.easting:.1f} E {alt.northing:.1f} N  d {alt.feature_distance:.3f}")
+        if warnings.get(query):
+            lines.append(warnings[query])
     return lines
 
 
@@ -171,29 +210,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", help="an image file or a folder of images (searched recursively)")
     parser.add_argument("--method", required=True, help="the map's method (a key of params.yaml methods)")
     parser.add_argument("--testset", required=True, help="the map's test set (a key of params.yaml testsets)")
-    parser.add_argument("--seed", type=int, default=0, help="the method's training seed (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the method's training seed (default 0)")
     parser.add_argument("--root", default=".", help="the project root holding models/ and data/ (default .)")
-    parser.add_argument("--top-k", type=int, default=5, help="answer + alternatives per query (default 5)")
+    parser.add_argument("--top-k", type=positive_int, default=5, help="answer + alternatives per query (default 5)")
     parser.add_argument("--out", default="localized.csv", help="CSV to write (default localized.csv)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per query (JSON Lines: path, top-k, ambiguity) instead of the summary")
+    parser.add_argument("--pairs", metavar="FILE",
+                        help="also write hloc's pairs-from-retrieval file: 'query reference' per line, top-k per query")
+    parser.add_argument("--ambiguous-ratio", type=float, default=DEFAULT_MAX_RATIO,
+                        help="a query is ambiguous when its top-1/top-2 feature distance ratio exceeds this "
+                             f"and its top-k spread exceeds --ambiguous-spread-m (default {DEFAULT_MAX_RATIO:g}, "
+                             "Lowe's ratio test)")
+    parser.add_argument("--ambiguous-spread-m", type=float, default=DEFAULT_MAX_SPREAD_M,
+                        help="the top-k spread (largest distance of a top-k reference from the top-1's position) "
+                             f"above which a close ratio counts as ambiguous (default {DEFAULT_MAX_SPREAD_M:g} m)")
     for name in ("model", "pca", "features", "reference", "store"):
         parser.add_argument(f"--{name}", help=f"override the map's {name} file")
 
 
 def run(args: argparse.Namespace) -> pd.DataFrame:
-    """`softloc localize`: load the map, localize, print, write the CSV atomically."""
+    """`softloc localize`: check the names, load the map, localize, print (summary or JSON Lines),
+    write the CSV (and the pairs file) atomically."""
     paths = MapPaths.of(args.method, args.seed, args.testset, args.root)
     overrides = {name: Path(getattr(args, name)) for name in ("model", "pca", "features", "reference", "store")
                  if getattr(args, name)}
+    if not overrides:
+        check_known(args.method, args.testset, args.seed, args.root)
     paths = MapPaths(**{**paths.__dict__, **overrides})
     the_map = load_map(paths, args.method, args.device, args.batch_size)
     images = find_images(args.images)
     log.info("localizing %d images against %d references (%s, seed %d, %s)", len(images), len(the_map.reference),
              args.method, args.seed, args.testset)
     result = localize(the_map, images, args.top_k, args.batch_size)
-    print("\n".join(summary_lines(result)))
+    flags = ambiguity(result, args.ambiguous_ratio, args.ambiguous_spread_m)
+    if args.json:
+        print("\n".join(json.dumps(record, ensure_ascii=False) for record in query_records(result, flags)))
+    else:
+        print("\n".join(summary_lines(result, flags, args.ambiguous_ratio, args.ambiguous_spread_m)))
     with atomic_path(args.out) as tmp:
         result.to_csv(tmp, index=False, float_format="%.10g")   # UTM to the millimetre
-    print(f"wrote {args.out} ({len(images)} queries x top {result['rank'].max()})")
+    notes = [f"wrote {args.out} ({len(images)} queries x top {result['rank'].max()}; "
+             f"{int(flags['ambiguous'].sum())} ambiguous)"]
+    if args.pairs:
+        notes.append(f"wrote {args.pairs} ({write_pairs(result, query_names(images, args.images), args.pairs)} "
+                     f"pairs, hloc pairs-from-retrieval format)")
+    print("\n".join(notes), file=sys.stderr if args.json else sys.stdout)
     return result

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from softloc import clean
+from softloc import clean, geometry
 from softloc.datasets.formats import robotcar_raw as robotcar
 from softloc.synthetic import robotcar_world as synthetic
 from softloc.io import read_parquet
@@ -44,11 +44,12 @@ def write_traversal(root: Path, name: str, *, reverse: bool, lane: float, bright
     ins["ins_status"] = "INS_SOLUTION_GOOD"
     ins["easting"] = 620_000.0 + along
     ins["northing"] = NORTHING + lane
-    ins["latitude"], ins["longitude"] = 51.75 + 1e-6 * along, -1.25 + 1e-6 * along
     ins["utm_zone"] = "30U"
     ins["yaw"] = np.pi / 2 if not reverse else -np.pi / 2
     if ins_edit is not None:
         ins_edit(ins, ins_s)
+    # The INS states one solution twice: latitude/longitude are its UTM position's (jumps included).
+    ins["latitude"], ins["longitude"] = geometry.utm_to_latlon(ins["easting"], ins["northing"], 30, "U")
     (folder / "gps").mkdir(parents=True)
     ins.to_csv(folder / "gps" / "ins.csv", index=False)
 

@@ -108,7 +108,7 @@ def test_the_import_walk_follows_packages_relative_imports_and_function_bodies(t
     files = {p.relative_to(ROOT).as_posix() for p in closure("pipeline.train")}
     assert {"pipeline/__init__.py", "pipeline/train.py", "softloc/__init__.py", "softloc/training/__init__.py",
             "softloc/training/loop.py", "softloc/training/resume.py",
-            "softloc/losses/__init__.py", "softloc/losses/soft.py", "softloc/io.py"} <= files
+            "softloc/losses/__init__.py", "softloc/losses/registry.py", "softloc/io.py"} <= files
     assert not any(f.startswith("tests/") for f in files)
     pkg = tmp_path / "softloc" / "sub"
     pkg.mkdir(parents=True)
@@ -117,3 +117,18 @@ def test_the_import_walk_follows_packages_relative_imports_and_function_bodies(t
     (pkg / "a.py").write_text("def f():\n    from softloc.sub import b\n    from .. import c\n")
     assert imported_names(pkg / "a.py", "softloc.sub.a") >= {"softloc.sub.b", "softloc.c", "softloc.sub"}
     assert "softloc.sub.a" in imported_names(pkg / "__init__.py", "softloc.sub")
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_stage_depends_on_what_params_validation_imports_by_name(name: str) -> None:
+    # validate_params builds the methods' models from every loss module (softloc/losses/__init__.py
+    # imports them all by computed name) and the test sets' models from their format modules.
+    deps = {str(d).rstrip("/") for d in STAGES[name].get("deps", []) if isinstance(d, str)}
+    assert {"softloc/losses", "softloc/datasets"} <= deps, f"dvc.yaml stage {name!r}: add softloc/losses and softloc/datasets"
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_code_dep_exists(name: str) -> None:
+    # a dep on a renamed or deleted module would be a path DVC hashes as missing: a stale dvc.yaml
+    code = [str(d) for d in STAGES[name].get("deps", []) if isinstance(d, str) and d.startswith(("softloc", "pipeline"))]
+    assert not [d for d in code if not (ROOT / d).exists()], f"dvc.yaml stage {name!r}: deps that do not exist"

@@ -1,8 +1,10 @@
 """`softloc localize` on a map built from the tiny synthetic Pittsburgh set: re-encoded reference
-views are put back at their true place; a map and a model that do not belong together are refused."""
+views are put back at their true place; a map and a model that do not belong together are refused;
+JSON output, hloc pairs, the ambiguity flag, and unknown names listed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -19,6 +21,7 @@ from softloc.features import Whitening, extract_features
 from softloc.imagestore import build_store, open_store
 from softloc.io import save_npy, write_parquet
 from softloc.localize import MapPaths, load_map
+from softloc.localize_results import ambiguity
 from softloc.config import Model
 from softloc.models import build_network, preprocess, save_model
 from softloc.pca import fit_pca, save_pca
@@ -46,16 +49,20 @@ def built_map(tiny_pittsburgh: Path, tmp_path_factory: pytest.TempPathFactory) -
     return root, reference
 
 
+def write_photos(folder: Path, tiny_pittsburgh: Path, reference: pd.DataFrame, picks: list[int]) -> None:
+    """The easy case: reference views, JPEG re-encoded at another quality and 640x480."""
+    folder.mkdir(parents=True)
+    for i in picks:
+        view = cv2.imread(str(tiny_pittsburgh / reference["path"].iloc[i]))
+        view = cv2.resize(view, (640, 480), interpolation=cv2.INTER_LINEAR)
+        cv2.imwrite(str(folder / f"query_{i:03d}.jpg"), view, [cv2.IMWRITE_JPEG_QUALITY, 75])
+
+
 def test_localize_puts_re_encoded_reference_views_at_their_place(built_map, tiny_pittsburgh: Path, tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture) -> None:
     root, reference = built_map
     picks = [0, 17, 40, len(reference) - 1]
-    queries = tmp_path / "photos" / "day1"
-    queries.mkdir(parents=True)
-    for i in picks:   # the easy case: the same view, JPEG re-encoded at another quality and 640x480
-        view = cv2.imread(str(tiny_pittsburgh / reference["path"].iloc[i]))
-        view = cv2.resize(view, (640, 480), interpolation=cv2.INTER_LINEAR)
-        cv2.imwrite(str(queries / f"query_{i:03d}.jpg"), view, [cv2.IMWRITE_JPEG_QUALITY, 75])
+    write_photos(tmp_path / "photos" / "day1", tiny_pittsburgh, reference, picks)
     out = tmp_path / "localized.csv"
     status = cli.main(["localize", str(tmp_path / "photos"), "--method", "tiny_method", "--testset", "tiny",
                        "--root", str(root), "--top-k", "3", "--out", str(out)])
@@ -96,3 +103,70 @@ def test_a_map_and_a_model_that_do_not_belong_together_are_refused(built_map, tm
     status = cli.main(["localize", str(tmp_path / "nothing"), "--method", "tiny_method", "--testset", "tiny",
                        "--root", str(root)])
     assert status == 2 and "nothing: no such image file or folder" in capsys.readouterr().err
+
+
+def test_json_lines_and_hloc_pairs_carry_the_top_k_and_the_ambiguity(
+        built_map, tiny_pittsburgh: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root, reference = built_map
+    picks = [3, 25]
+    write_photos(tmp_path / "photos" / "day1", tiny_pittsburgh, reference, picks)
+    out, pairs = tmp_path / "localized.csv", tmp_path / "pairs-query-netvlad3.txt"
+    status = cli.main(["localize", str(tmp_path / "photos"), "--method", "tiny_method", "--testset", "tiny",
+                       "--root", str(root), "--top-k", "3", "--out", str(out), "--json", "--pairs", str(pairs),
+                       "--ambiguous-ratio", "0", "--ambiguous-spread-m", "0"])
+    assert status == 0
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]   # stdout is JSON Lines only
+    assert "wrote" in captured.err
+    csv = pd.read_csv(out, keep_default_na=False)
+    assert [Path(r["query"]).name for r in records] == [f"query_{i:03d}.jpg" for i in picks]
+    for record, i in zip(records, picks):
+        rows = csv[csv["query"] == record["query"]].sort_values("rank")
+        assert [c["rank"] for c in record["top_k"]] == [1, 2, 3]
+        assert record["top_k"][0]["reference"] == reference["path"].iloc[i]
+        assert [c["reference"] for c in record["top_k"]] == rows["reference"].tolist()
+        assert set(record["top_k"][0]) >= {"easting", "northing", "utm_zone", "latitude", "longitude",
+                                           "feature_distance"}
+        d = rows["feature_distance"].to_numpy()
+        assert record["distance_ratio"] == pytest.approx(d[0] / d[1])
+        east, north = rows["easting"].to_numpy(), rows["northing"].to_numpy()
+        spread = np.max(np.hypot(east - east[0], north - north[0]))
+        assert record["spread_m"] == pytest.approx(spread, abs=0.01)      # the CSV holds millimetres
+        assert record["ambiguous"] is bool(record["spread_m"] > 0)     # thresholds 0: any spread flags
+    lines = pairs.read_text().splitlines()
+    assert lines == [f"day1/query_{i:03d}.jpg {ref}" for i in picks
+                     for ref in csv[csv["query"].str.endswith(f"query_{i:03d}.jpg")].sort_values("rank")["reference"]]
+
+
+def test_ambiguity_needs_a_close_runner_up_far_away() -> None:
+    """The issue's case (1.09 vs 1.23, 330 m apart) is flagged; a clear winner, or close
+    candidates at one place, are not."""
+    def query(name: str, distances: list[float], east: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"query": name, "rank": range(1, len(distances) + 1), "feature_distance": distances,
+                             "easting": east, "northing": 0.0})
+    result = pd.concat([query("far", [1.091, 1.233, 1.242], [0.0, 330.0, 20.0]),
+                        query("clear", [0.5, 1.2, 1.3], [0.0, 330.0, 20.0]),
+                        query("one_place", [1.091, 1.1, 1.2], [0.0, 8.0, 12.0])])
+    flags = ambiguity(result).set_index("query")
+    assert flags["ambiguous"].to_dict() == {"far": True, "clear": False, "one_place": False}
+    assert flags.loc["far", "distance_ratio"] == pytest.approx(1.091 / 1.233)
+    assert flags.loc["far", "spread_m"] == pytest.approx(330.0)
+    assert not ambiguity(result, max_ratio=0.9)["ambiguous"].any()     # the thresholds are the CLI's
+
+
+def test_unknown_methods_and_test_sets_are_listed(built_map, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root, _ = built_map
+    args = ["localize", str(tmp_path), "--root", str(root)]
+    assert cli.main([*args, "--method", "nosuch", "--testset", "tiny"]) == 2
+    assert "unknown method 'nosuch': known methods: tiny_method" in capsys.readouterr().err
+    assert cli.main([*args, "--method", "tiny_method", "--testset", "nowhere"]) == 2
+    assert "unknown test set 'nowhere': known test sets: tiny" in capsys.readouterr().err
+    (root / "params.yaml").write_text("methods: {soft: {}, triplet: {}}\ntestsets: {pittsburgh: {}}\n")
+    try:
+        assert cli.main([*args, "--method", "nosuch", "--testset", "tiny"]) == 2
+        assert "known methods: soft, tiny_method, triplet" in capsys.readouterr().err
+        assert cli.main([*args, "--method", "soft", "--testset", "tiny"]) == 2      # in params, never built
+        err = capsys.readouterr().err
+        assert "no map for method 'soft', test set 'tiny', seed 0" in err and "maps built: tiny_method/tiny" in err
+    finally:
+        (root / "params.yaml").unlink()

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from softloc.config import Model
+from softloc.models.checkpoint import state_checksum
 from softloc.models import (
     NetVLAD,
     build_network,
@@ -242,3 +243,26 @@ def test_model_file_records_the_model_keys_as_set_and_the_seed(tmp_path):
     sparse = Model(backbone="small", clusters=8, image_max_side=96)   # defaults stay out of the record
     assert model_record(sparse, 0) == {"backbone": "small", "clusters": 8, "image_max_side": 96, "seed": 0}
     assert model_record(SMALL, 0, init="checkpoint") == {**SMALL.model_dump(exclude_unset=True), "init": "checkpoint", "seed": 0}
+
+
+def test_model_file_checksum_is_deterministic_and_covers_every_tensor(tmp_path):
+    """The same weights give byte-identical files (a rerun stays byte-identical); the checksum
+    changes with any byte, name, dtype or shape of the state dict."""
+    net = build_network(SMALL, 0)
+    save_model(tmp_path / "a.pt", net, SMALL, 0, {"method": "soft"})
+    save_model(tmp_path / "b.pt", build_network(SMALL, 0), SMALL, 0, {"method": "soft"})
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    reference = state_checksum(state)
+    assert torch.load(tmp_path / "a.pt", weights_only=True)["state_sha256"] == reference
+    first = next(iter(state))
+    nudged = state[first].contiguous().clone()
+    nudged.view(-1)[0] += 0.5
+    assert state_checksum({**state, first: state[first].contiguous()}) == reference   # memory layout is no part of it
+    changed = [
+        {**state, first: nudged},
+        {("renamed" if k == first else k): v for k, v in state.items()},
+        {**state, first: state[first].double()},
+        {**state, first: state[first].reshape(-1)},
+    ]
+    assert len({reference, *(state_checksum(s) for s in changed)}) == 5

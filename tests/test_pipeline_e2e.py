@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from softloc.config import Synthetic
 from softloc.synthetic import robotcar_world as synthetic
 
 from conftest import TINY_PITTSBURGH
@@ -41,10 +42,10 @@ def tiny_params() -> dict:
     """The project's params.yaml shrunk to a world and schedule that run in about a minute."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["synthetic"] = TINY_WORLD
-    params["synthetic_pittsburgh"].update(TINY_PITTSBURGH)
+    params["synthetic_pittsburgh"].update(TINY_PITTSBURGH.model_dump())
     params["synthetic_seasons"].update(locations=2, location_length_m=4.0, queries_per_location=1, image_size=48,
                                        route_fractions=[0.8, 0.95])   # inside the tiny world's test part
-    regions = synthetic.default_regions(TINY_WORLD)
+    regions = synthetic.default_regions(Synthetic(**TINY_WORLD))
     params["split"]["test_region"], params["split"]["val_region"] = regions["test"], regions["val"]
     params["split"]["query_conditions"] = ["night", "overcast"]     # the tiny world's conditions
     params["model"].update(clusters=4, image_max_side=32, small_channels=[8, 8, 16, 16])

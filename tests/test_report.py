@@ -203,26 +203,37 @@ def test_table1_holds_the_seed_mean_and_spread_of_every_cell(built) -> None:
     assert float(soft[header.index("mean 10 m")].strip("*").split()[0]) == pytest.approx(np.mean(per_seed), abs=0.05)
 
 
+MERGED = "Off-the-shelf (= 1 method that kept its initial weights)"
+
+
 def test_identical_methods_are_one_row_and_differences_are_marked(built) -> None:
     _, _, out = built
     text = out["table"].read_text()
-    table1 = text.split("## ")[1]
-    rows = [line for line in table1.splitlines() if line.startswith("| ") and "Off-the-shelf" in line]
-    assert len(rows) == 1 and "Lazy triplet [Uy and Lee 2018] (lazy_triplet) †" in rows[0]
-    assert rows[0].strip("| ").endswith("*")                    # soft far better: interval excludes 0
-    triplet = table_row(text, "Triplet [Arandjelović et al. 2016]")
-    assert triplet[-1].endswith("within noise")                 # five queries worse, three better
-    assert table_row(text, "Soft contrastive")[-1] == "reference"
-    # The gain over the untrained network, and the validation before and after training.
-    header = table_row(text, "method")
+    accuracy, comparison = text.split("## ")[1:3]
+    rows = [line for line in accuracy.splitlines() if line.startswith("| ") and "Off-the-shelf" in line]
+    assert len(rows) == 1 and rows[0].startswith(f"| {MERGED} |")        # a short name, not the members
+    footnote = f"{MERGED}: these methods retrieved the same reference for every query in every run"
+    assert footnote in accuracy and "Lazy triplet [Uy and Lee 2018] (lazy_triplet) †" in accuracy
+    assert "Off-the-shelf (small, random init) (offtheshelf)" in accuracy
+    assert text.count("(lazy_triplet) †") == 2             # the footnote under each table, never in a cell
+    # The second table: interval, gain over the untrained network, validation, kept initial, difference.
+    header = table_row(comparison, "method")
+    untrained = table_row(comparison, MERGED)
+    assert untrained[-1].endswith("*")                    # soft far better: interval excludes 0
+    triplet = table_row(comparison, "Triplet [Arandjelović et al. 2016]")
+    assert triplet[-1].endswith("within noise")           # five queries worse, three better
+    soft_row = table_row(comparison, "Soft contrastive")
+    assert soft_row[-1] == "reference"
     gain = header.index("row − offtheshelf Δ mean 10 m [95%]")
     validation = header.index("validation top-1 initial → kept")
-    soft_row, untrained = table_row(text, "Soft contrastive"), [c.strip() for c in rows[0].strip("| ").split("|")]
+    kept = header.index("kept initial weights (best step 0)")
+    assert re.fullmatch(r"[\d.]+ \[[\d.]+, [\d.]+\]", soft_row[header.index("mean 10 m [95%]")])
     assert soft_row[gain].startswith("+") and soft_row[gain].endswith("*")   # soft far better than untrained
     assert untrained[gain] == "baseline"
     assert triplet[gain].startswith("+")
     assert soft_row[validation] == "40.0 → 50.0"        # val 0.4 at step 0, 0.5 at its best step 40
     assert untrained[validation] == "40.0 → 40.0"       # early stopping kept step 0
+    assert (untrained[kept], soft_row[kept]) == ("yes", "no")
     assert "early stopping kept the initial weights" in text
     assert "Multi" not in text and "Recall@N" in text
     assert "dropped.no_pose 10; kept 460; read 470" in text    # the testset stage counts
@@ -349,3 +360,13 @@ def test_full_size_report_fits_the_time_budget(tmp_path: Path) -> None:
     cpu = time.process_time() - start
     print(f"full-size report: {cpu:.1f} s CPU")
     assert cpu < 20.0
+
+
+def test_curve_axes_zoom_to_the_data() -> None:
+    """Night and Pittsburgh curves near 0 get their own range; a full curve keeps 0-100."""
+    from softloc.report.figures import zoomed_top
+
+    assert zoomed_top([np.array([0.0, 1.1, 3.2]), np.array([0.5, 2.0])]) == 5.0       # at least 5 %
+    assert zoomed_top([np.array([10.0, 40.0])]) == pytest.approx(44.0)
+    assert zoomed_top([np.array([30.0, 95.0])]) == 100.0
+    assert zoomed_top([np.array([np.nan])]) == 100.0

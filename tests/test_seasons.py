@@ -3,6 +3,8 @@ the benchmark's measure, and the embedded synthetic Seasons set."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -246,3 +248,28 @@ def test_params_of_the_seasons_sets_and_figure3_are_checked(edit: Callable[[dict
     edit(raw)
     with pytest.raises(ParamsError, match=message):
         validate_params(raw)
+
+
+def test_seasons_names_leading_out_of_images_or_twice_are_errors(tmp_path: Path) -> None:
+    """An NVM name `../left/<ts>` or a query image symlinked out of `images` names its row; a
+    reference listed twice names both rows."""
+    cameras = {"overcast-reference/left/1000.png": (level_camera(0.0), np.zeros(3)),
+               "overcast-reference/left/1001.png": (level_camera(0.0), np.ones(3))}
+    entry = params_testset("seasons", dataset="robotcar", split=str(tmp_path), images=str(tmp_path / "images"))
+    write_robotcar_seasons(tmp_path, {**cameras, "../left/1002.png": (level_camera(0.0), np.ones(3))},
+                           ["night/left/2000.jpg"])
+    with pytest.raises(ValueError, match=r"reference row 2 \(from overcast-reference\): image path '\.\./left/1002\.jpg' "
+                                         r"resolves to \S+, outside the image root"):
+        datasets.get("seasons").read_split(entry)
+    shutil.rmtree(tmp_path / "3D-models")
+    write_robotcar_seasons(tmp_path, {**cameras, "./overcast-reference/left/1000.png": (level_camera(0.0), np.ones(3))},
+                           ["night/left/2000.jpg"])
+    with pytest.raises(ValueError, match=r"reference row 2 .* is the file of .*reference row 0 \(from overcast-reference\) again"):
+        datasets.get("seasons").read_split(entry)
+    shutil.rmtree(tmp_path / "3D-models")
+    write_robotcar_seasons(tmp_path, cameras, ["night/left/2000.jpg"])
+    (tmp_path / "images" / "night").mkdir(parents=True)
+    os.symlink(tmp_path, tmp_path / "images" / "night" / "left")
+    with pytest.raises(ValueError, match=r"queries row 0 \(from queries_location_001\): image path 'night/left/2000\.jpg' "
+                                         r"resolves to \S+, outside the image root"):
+        datasets.get("seasons").read_split(entry)

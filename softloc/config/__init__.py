@@ -28,7 +28,7 @@ params dataclass).
 """
 
 from softloc.config.base import (CONDITION_PATTERN, NAME_PATTERN, TRAVERSAL_PATTERN, Condition, Fraction, Name,
-                                 NonNegativeFloat, NonNegativeInt, PathStr, PositiveFloat, PositiveInt, Section)
+                                 NonNegativeFloat, NonNegativeInt, PathStr, PositiveFloat, PositiveInt, Section, UtmZone, UtmZoneOrLocal)
 from softloc.config.data_sections import (Box, Clean, Data, SeasonsCondition, Split, Synthetic, SyntheticFaults,
                                           SyntheticPittsburgh, SyntheticRegions, SyntheticSeasons, SyntheticTraversals,
                                           Tuples)
@@ -40,7 +40,7 @@ from softloc.config.schema import Params, validate_params
 
 __all__ = [
     "CONDITION_PATTERN", "NAME_PATTERN", "TRAVERSAL_PATTERN", "Condition", "Fraction", "Name", "NonNegativeFloat",
-    "NonNegativeInt", "PathStr", "PositiveFloat", "PositiveInt", "Section",
+    "NonNegativeInt", "PathStr", "PositiveFloat", "PositiveInt", "Section", "UtmZone", "UtmZoneOrLocal",
     "Box", "Clean", "Data", "SeasonsCondition", "Split", "Synthetic", "SyntheticFaults", "SyntheticPittsburgh",
     "SyntheticRegions", "SyntheticSeasons", "SyntheticTraversals", "Tuples",
     "Method", "Testset", "method_model", "testset_model",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"          # method and test-set names: safe as folder names
 CONDITION_PATTERN = r"^[a-z][a-z0-9_]*$"   # conditions: lower-case identifiers
@@ -18,6 +20,20 @@ PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PathStr = Annotated[str, Field(min_length=1)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
+
+# A UTM zone: number 1-60 and a latitude band letter C-X without I and O (e.g. 30U, 17T).
+UTM_ZONE_PATTERN = r"^(0?[1-9]|[1-5][0-9]|60)[C-HJ-NP-X]$"
+
+
+def _utm_zone(value: str, local_allowed: bool = False) -> str:
+    if (local_allowed and value == "") or re.fullmatch(UTM_ZONE_PATTERN, value):
+        return value
+    local = " or '' (a local metric frame)" if local_allowed else ""
+    raise ValueError(f"a UTM zone: number 1-60 and a latitude band letter C-X without I and O, such as 30U{local}")
+
+
+UtmZone = Annotated[str, AfterValidator(_utm_zone)]
+UtmZoneOrLocal = Annotated[str, AfterValidator(lambda value: _utm_zone(value, local_allowed=True))]
 
 
 class Section(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from softloc.config.base import (TRAVERSAL_PATTERN, Condition, Fraction, NonNegativeFloat, NonNegativeInt, PathStr,
-                                 PositiveFloat, PositiveInt, Section)
+                                 PositiveFloat, PositiveInt, Section, UtmZone)
 
 
 class Data(Section):
@@ -89,6 +89,7 @@ class SyntheticPittsburgh(Section):
 
 
 class Clean(Section):
+    utm_zone: UtmZone
     good_ins_status: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     max_ins_gap_s: PositiveFloat
     underexposed_below: Annotated[float, Field(ge=0, le=255)]

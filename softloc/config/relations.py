@@ -40,6 +40,9 @@ def check_relations(p: Params, source: str) -> None:
                         ("evaluate.thresholds_m", p.evaluate.thresholds_m), ("evaluate.recall_at", p.evaluate.recall_at),
                         ("report.table1", p.report.table1)):
         _unique(values, key, fail)
+    for key in ("reference", "baseline"):
+        if getattr(p.report, key) not in p.methods:
+            fail(f"report.{key}", getattr(p.report, key), f"a key of methods ({', '.join(p.methods)})")
     for i, name in enumerate(p.report.table1):
         if name not in p.testsets:
             fail(f"report.table1[{i}]", name, f"a test set of params testsets ({', '.join(p.testsets)})")
@@ -53,10 +56,14 @@ def check_relations(p: Params, source: str) -> None:
         if entry.format == "robotcar" and entry.images != p.data.raw_root:
             fail(f"testsets.{name}.images", entry.images,
                  f"data.raw_root ({p.data.raw_root}): a robotcar test set is cut from those traversals")
-    if p.model.init == "imagenet" and p.model.backbone != "vgg16":
-        fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 (no ImageNet weights for small)")
-    if p.model.init == "imagenet" and not p.model.weights:
+        if entry.format == "robotcar" and entry.utm_zone != p.clean.utm_zone:
+            fail(f"testsets.{name}.utm_zone", entry.utm_zone,
+                 f"clean.utm_zone ({p.clean.utm_zone}): a robotcar test set's positions are the cleaned INS's")
+    if p.model.init == "imagenet" and p.model.backbone == "small":
+        fail("model.init", p.model.init, "imagenet needs model.backbone: vgg16 or efficientnet_lite0 (no ImageNet weights for small)")
+    if p.model.init == "imagenet" and p.model.backbone == "vgg16" and not p.model.weights:
         fail("model.weights", p.model.weights, "the local path of torchvision's vgg16 weights (model.init: imagenet)")
+    _check_train_from_block(p, fail)
     _check_method_relations(p, fail)
 
 
@@ -77,6 +84,19 @@ def _check_seasons_relations(p: Params, fail: Fail) -> None:
         fail("gradcam.method", p.gradcam.method, "a key of methods")
     if p.gradcam.seed not in p.seeds:
         fail("gradcam.seed", p.gradcam.seed, f"one of seeds ({p.seeds})")
+
+
+def _check_train_from_block(p: Params, fail: Fail) -> None:
+    """model.train_from_block names a cut of the pretrained trunk (softloc.models.trained_part)."""
+    start, model = p.model.train_from_block, p.model
+    if start is None:
+        return
+    if model.backbone == "small":
+        fail("model.train_from_block", start, "null for model.backbone small (it trains whole, from random weights)")
+    if model.backbone == "vgg16" and not 1 <= start <= 5:
+        fail("model.train_from_block", start, "a VGG-16 conv stage 1-5 (5: conv5 on, as NetVLAD's authors), or null")
+    if model.backbone == "efficientnet_lite0" and start > model.lite_last_block:
+        fail("model.train_from_block", start, f"a Lite0 block 0-{model.lite_last_block} (model.lite_last_block), or null")
 
 
 def _check_method_relations(p: Params, fail: Fail) -> None:

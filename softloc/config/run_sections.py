@@ -11,12 +11,14 @@ from softloc.config.base import Name, NonNegativeFloat, NonNegativeInt, Positive
 
 
 class Model(Section):
-    backbone: Literal["small", "vgg16"]
+    backbone: Literal["small", "vgg16", "efficientnet_lite0"]
     init: Literal["random", "imagenet"] = "random"
     weights: str = ""
     clusters: PositiveInt
     image_max_side: Annotated[int, Field(ge=16)]
     small_channels: Annotated[list[PositiveInt], Field(min_length=1)] = [16, 32, 64, 128]
+    lite_last_block: Annotated[int, Field(ge=0, le=15)] = 10  # efficientnet_lite0 cut after this block (10: stride 16, 112 channels)
+    train_from_block: NonNegativeInt | None = None  # trunk trained from this Lite0 block / VGG-16 conv stage; None: whole
 
 
 class Mining(Section):
@@ -34,7 +36,7 @@ class Train(Section):
     lr: PositiveFloat
     lr_decay: Annotated[float, Field(gt=0, le=1)]
     epochs: PositiveInt
-    max_steps_per_epoch: PositiveInt
+    max_steps_per_epoch: PositiveInt | None   # None: no cap, every anchor of the epoch
     batch_tuples: PositiveInt
     n_close: PositiveInt
     n_far: PositiveInt
@@ -83,8 +85,8 @@ class Report(Section):
     table1: Annotated[list[Name], Field(min_length=1)]   # test sets of Table 1 (keys of `testsets`)
     variants: list[Name]
     influence_method: Name
-    reference: Name                 # a method absent from `methods`: Table 1 has no difference column
-    baseline: Name                  # the untrained network; absent from `methods`: no gain column
+    reference: Name                 # a key of `methods`: Table 1's difference column (this minus each row)
+    baseline: Name                  # a key of `methods` (the untrained network): the gain column
     bootstrap: Bootstrap
 
 

@@ -3,7 +3,9 @@
 params.yaml `testsets.<name>.format` names the module; `get(format)` returns it. To add a
 dataset, write softloc/datasets/<format>.py with `read_split(cfg)` (reference and query tables,
 counts of every drop), `load_image(path)`, `store_loader(cfg, max_side)` (what the image store
-decodes with) and `CONFIG` (a pydantic model of its params keys), and add its name to FORMATS.
+decodes with), `CONFIG` (a pydantic model of its params keys) and `COLOUR` (colour files: grey
+ones are dropped and counted by drop_grayscale), and add its name to FORMATS. Every image path a
+format reads must stay inside its image root (softloc.datasets.paths.check_inside).
 `cfg` is the validated `testsets.<name>` entry: the model softloc.config.testset_model(format)
 builds from the base keys and CONFIG.
 """
@@ -13,11 +15,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from softloc.datasets.seam import TestSplit, testset_table
+from softloc.datasets.seam import TestSplit, drop_grayscale, testset_table
 
 FORMATS = ("robotcar", "pittsburgh", "vgbench", "seasons")
 
-__all__ = ["FORMATS", "TestSplit", "get", "testset_table"]
+__all__ = ["FORMATS", "TestSplit", "drop_grayscale", "get", "testset_table"]
 
 
 def get(name: str) -> ModuleType:

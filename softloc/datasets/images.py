@@ -66,6 +66,28 @@ def read_colour(path: str | os.PathLike, cover: tuple[int, int] | None = None) -
     return rgb
 
 
+# Pillow modes of one channel (plus alpha): an image without colour.
+_GREY_MODES = {"1", "L", "LA", "La", "I", "F"}
+
+
+def grayscale_rows(root: str | os.PathLike, paths: Sequence[str]) -> np.ndarray:
+    """True for each image (relative to `root`) stored without colour (a grey JPEG/PNG).
+
+    Only the file's header is read (its Pillow mode), not its pixels. A test set of colour images
+    drops such images as `grayscale` and counts them: a grey query would be compared with colour
+    references by a network trained on colour. An unreadable file is an error naming it.
+    """
+    grey = np.zeros(len(paths), dtype=bool)
+    for i, rel in enumerate(paths):
+        path = Path(root) / rel
+        try:
+            with Image.open(path) as image:
+                grey[i] = image.mode in _GREY_MODES or image.mode.startswith("I;")
+        except (OSError, UnidentifiedImageError, ValueError) as err:
+            raise ValueError(f"{path}: not a readable image ({err})") from err
+    return grey
+
+
 def covering_size(height: int, width: int, cover_height: int, cover_width: int) -> tuple[int, int]:
     """(h, w): `height` x `width` scaled, aspect kept, just enough to cover cover_height x cover_width."""
     scale = max(cover_height / height, cover_width / width)

@@ -16,7 +16,9 @@ params `testsets.<name>` (CONFIG: types and defaults, checked by softloc.config)
     condition: pittsburgh         the queries' condition (Table 1's column name)
     store_aspect: null            image-store policy (softloc.datasets.images)
 
-Every drop is counted in the split's counts, by reason. Images are colour JPEGs.
+Every drop is counted in the split's counts, by reason. Images are colour JPEGs (grey ones are
+dropped and counted by the testset stage). Every list row's image must resolve inside `images`
+(no '..', absolute path or symlink leading out) and be listed once: else an error naming the row.
 """
 
 from __future__ import annotations
@@ -28,18 +30,20 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, create_model
 
-from softloc.config import Testset
+from softloc.config import Testset, UtmZoneOrLocal
 from softloc.datasets.formats import pittsburgh_mat as lists_file
 from softloc.datasets.seam import TestSplit, testset_table
 from softloc.datasets.images import (CONDITION_PATTERN, ColourStoreLoader, colour_store_loader, read_colour,
                                      store_aspect_field)
+from softloc.datasets.paths import check_inside
 from softloc.datasets.positions import latlon
 
+COLOUR = True   # colour JPEGs: grey ones are dropped and counted (softloc.datasets.seam.drop_grayscale)
 # params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
 CONFIG = create_model(
     "PittsburghConfig",
     queries_dir=(str, "queries_real"),
-    utm_zone=(str, Field("17T", pattern=r"^(\d{1,2}[C-HJ-NP-X])?$")),
+    utm_zone=(UtmZoneOrLocal, "17T"),
     utm_order=(Literal["auto", "easting_northing", "northing_easting"], "auto"),
     pitch=(Literal[1, 2] | None, 1),
     max_reference_distance_m=(float | None, Field(100.0, gt=0)),
@@ -49,10 +53,17 @@ CONFIG = create_model(
 
 
 def read_split(cfg: Testset) -> TestSplit:
-    """References and queries of the list `cfg.split`, filtered by pitch and distance to the queries."""
+    """References and queries of the list `cfg.split`, filtered by pitch and distance to the queries.
+
+    Every row's image must lie inside `cfg.images` and be listed once (softloc.datasets.paths).
+    """
     path = Path(cfg.split)
     lists = lists_file.read_mat(path, cfg.utm_order)
-    reference, queries = lists.reference, lists.queries
+    queries_dir = PurePosixPath(cfg.queries_dir)
+    reference = lists.reference
+    queries = lists.queries.assign(path=[str(queries_dir / p) for p in lists.queries["path"]])
+    check_inside(cfg.images, reference["path"], lambda i: f"{path}: 'dbImageFns' row {i}")
+    check_inside(cfg.images, queries["path"], lambda i: f"{path}: 'qImageFns' row {i} (under queries_dir)")
     dropped: dict[str, dict[str, int]] = {"reference": {}, "queries": {}}
     if cfg.pitch is not None:
         pitch = cfg.pitch
@@ -65,11 +76,7 @@ def read_split(cfg: Testset) -> TestSplit:
         near = lists_file.near_any(reference, queries, cfg.max_reference_distance_m)
         dropped["reference"]["beyond_max_reference_distance"] = int(np.sum(~near))
         reference = reference[near]
-    queries_dir = PurePosixPath(cfg.queries_dir)
-    tables = {
-        "reference": _table(reference, reference["path"], "db", cfg, path),
-        "queries": _table(queries, [str(queries_dir / p) for p in queries["path"]], "queries", cfg, path),
-    }
+    tables = {"reference": _table(reference, "db", cfg, path), "queries": _table(queries, "queries", cfg, path)}
     counts: dict[str, Any] = {
         "list_file": str(path), "layout": lists.layout, "utm_order": lists.utm_order, **({"list_info": lists.info} if lists.info else {}),
         "reference": {"read": len(lists.reference), "dropped": dropped["reference"], "kept": len(tables["reference"])},
@@ -88,11 +95,11 @@ def store_loader(cfg: Testset, max_side: int) -> ColourStoreLoader:
     return colour_store_loader(cfg.store_aspect, max_side)
 
 
-def _table(rows: pd.DataFrame, paths: Any, source: str, cfg: Testset, path: Path) -> pd.DataFrame:
+def _table(rows: pd.DataFrame, source: str, cfg: Testset, path: Path) -> pd.DataFrame:
     easting, northing = rows["easting"].to_numpy(np.float64), rows["northing"].to_numpy(np.float64)
     latitude, longitude = latlon(easting, northing, cfg.utm_zone, f"{path} (params utm_zone)")
     return testset_table({
-        "path": np.asarray(paths, dtype=object), "source": source, "condition": cfg.condition,
+        "path": rows["path"].to_numpy(object), "source": source, "condition": cfg.condition,
         "easting": easting, "northing": northing, "utm_zone": cfg.utm_zone.upper(),
         "latitude": latitude, "longitude": longitude,
     }, len(rows))

@@ -13,23 +13,28 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, create_model
+from pydantic import create_model
 
-from softloc.config import Testset
+from softloc.config import Testset, UtmZone
 from softloc.datasets.formats.robotcar_raw import load_image as load_bayer_png
+from softloc.datasets.paths import check_inside
 from softloc.datasets.seam import TestSplit, testset_table
 from softloc.io import read_parquet
 from softloc.schemas import SPLIT_IMAGES
 
+COLOUR = False  # Bayer mosaics: one channel on disk, colour after demosaicing
 # params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
-CONFIG = create_model("RobotCarConfig", utm_zone=(str, Field(pattern=r"^\d{1,2}[C-HJ-NP-X]$")))
+CONFIG = create_model("RobotCarConfig", utm_zone=(UtmZone, ...))
 
 
 def read_split(cfg: Testset) -> TestSplit:
     """Reference and query tables of the index stage's test split, in the TESTSET_IMAGES schema."""
     folder = Path(cfg.split)
-    tables = {name: _convert(read_parquet(folder / f"{name}.parquet", SPLIT_IMAGES), cfg.utm_zone)
-              for name in ("reference", "queries")}
+    tables = {}
+    for name in ("reference", "queries"):
+        split = read_parquet(folder / f"{name}.parquet", SPLIT_IMAGES)
+        check_inside(cfg.images, split["path"], lambda i, name=name: f"{folder / name}.parquet row {i}")
+        tables[name] = _convert(split, cfg.utm_zone)
     return TestSplit(tables["reference"], tables["queries"],
                      {"source": f"{folder}: the index stage's held-out split (its drops: reports/index.json)"})
 

@@ -8,6 +8,8 @@ and report stages only ever see these, so adding a dataset means one module and 
 
 from __future__ import annotations
 
+import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from softloc.config import Testset
+from softloc.datasets.images import grayscale_rows
 from softloc.schemas import TESTSET_IMAGES
 
 
@@ -33,7 +36,13 @@ class TestSplit:
 
 
 class DatasetFormat(Protocol):
-    """What a format module provides (module-level functions)."""
+    """What a format module provides (module-level functions and constants).
+
+    COLOUR: True when the set's files are colour images: the testset stage then drops grey ones
+    and counts them (drop_grayscale); False for RobotCar's one-channel Bayer mosaics.
+    """
+
+    COLOUR: bool
 
     def read_split(self, cfg: Testset) -> TestSplit:
         """The test split described by params `testsets.<name>` (its format's model:
@@ -48,6 +57,25 @@ class DatasetFormat(Protocol):
 
 
 ImageLoader = Callable[[Path], np.ndarray]
+
+
+def drop_grayscale(split: TestSplit, root: str | os.PathLike) -> TestSplit:
+    """`split` without its grey images (files of one channel under `root`, header read only),
+    each part's drop counted as counts[part]['dropped']['grayscale'] (0 included) and its `kept`
+    lowered; image_id renumbered."""
+    counts = copy.deepcopy(split.counts)
+    tables = {}
+    for part, table in (("reference", split.reference), ("queries", split.queries)):
+        grey = grayscale_rows(root, table["path"].tolist())
+        entry = counts.setdefault(part, {})
+        entry.setdefault("dropped", {})["grayscale"] = int(grey.sum())
+        if "kept" in entry:
+            entry["kept"] -= int(grey.sum())
+        if grey.any():
+            table = table[~grey].reset_index(drop=True)
+            table["image_id"] = np.arange(len(table), dtype=np.int64)
+        tables[part] = table
+    return TestSplit(tables["reference"], tables["queries"], counts)
 
 
 def testset_table(columns: Mapping[str, Any], n: int) -> pd.DataFrame:

@@ -28,6 +28,10 @@ cx cy cz`; an `.nvm` path is read as an NVM model instead, see `reference_poses`
 retrieval group holds the slice. The query condition is the slice's scene (urban: slices 2-8,
 suburban: 9-17, park: 18-25), the benchmark's reporting unit; references are `reference`.
 
+Every image must resolve inside `images` and be listed once (an NVM or list name leading out of it,
+or by a symlink, is an error naming the row); grey images are dropped and counted (`grayscale`,
+softloc.datasets.seam.drop_grayscale).
+
 Retrieval must stay within one `camera` value (a rear reference's pose on a left query is off by
 about 90 degrees; another CMU slice is another map): softloc.evaluate.retrieve searches each
 camera's references only. Positions: easting/northing are the camera centres on the SfM frame's
@@ -50,6 +54,7 @@ from softloc.config import Testset
 from softloc.datasets.formats import seasons_files as files
 from softloc.datasets.seam import TestSplit, testset_table
 from softloc.datasets.images import ColourStoreLoader, colour_store_loader, read_colour, store_aspect_field
+from softloc.datasets.paths import check_inside
 
 ROBOTCAR_NVM = "3D-models/all-merged/all.nvm"
 ROBOTCAR_QUERY_LISTS = "3D-models/individual/queries_per_location"
@@ -61,6 +66,7 @@ CMU_QUERY_LIST = "slice{slice}/test-images-slice{slice}.txt"
 CMU_REFERENCE_CONDITION = "reference"
 CMU_NAME = re.compile(r"img_\d+_(c\d)_(\d+)us")
 
+COLOUR = True   # colour JPEGs: grey ones are dropped and counted (softloc.datasets.seam.drop_grayscale)
 # params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
 CONFIG = create_model(
     "SeasonsConfig",
@@ -76,6 +82,8 @@ def read_split(cfg: Testset) -> TestSplit:
     """References and queries of a Seasons dataset (see the module docstring for the keys)."""
     dataset = cfg.dataset
     reference, queries, counts = (_read_robotcar if dataset == "robotcar" else _read_cmu)(cfg)
+    _check_images(reference, "reference", cfg)
+    _check_images(queries, "queries", cfg)
     axes = ground_axes(reference)
     for table in (reference, queries):
         known = table["qw"].notna().to_numpy()
@@ -284,6 +292,13 @@ def _check_cameras(reference: pd.DataFrame, queries: pd.DataFrame, root: Path) -
     if missing:
         raise ValueError(f"{root}: queries of camera(s) {missing} but no reference image of that camera: "
                          "retrieval stays within one camera")
+
+
+def _check_images(table: pd.DataFrame, part: str, cfg: Testset) -> None:
+    """Every image of `table` inside `cfg.images` and listed once, else an error naming the row
+    and its source list."""
+    paths, sources = table["path"].tolist(), table["source"].tolist()
+    check_inside(cfg.images, paths, lambda i: f"{cfg.split}: {part} row {i} (from {sources[i]})")
 
 
 def _renumber(table: pd.DataFrame) -> pd.DataFrame:

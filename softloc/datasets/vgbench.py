@@ -16,9 +16,13 @@ params `testsets.<name>`:
     store_aspect: [4, 3]           image-store policy (softloc.datasets.images); null needs one
                                    aspect ratio over the whole set
 
-Files without an image extension (.jpg .jpeg .png) are ignored and counted. Positions are the
-names' UTM metres; every image of a set must share one UTM zone (a set whose names leave the
-zone empty is a local frame: utm_zone "", latitude/longitude from the names when given).
+Files without an image extension (.jpg .jpeg .png) are ignored and counted; every file must
+resolve inside `images` (no symlink out of it). Positions are the names' UTM metres; every image
+of a set must share one UTM zone (a set whose names leave the zone empty is a local frame:
+utm_zone "", latitude/longitude from the names when given). A position implausible for its zone
+(easting outside 100-900 km, northing outside the hemisphere's range, latitude outside the zone
+letter's band: easting and northing swapped?) or a name's latitude/longitude more than 50 m from
+its UTM position is an error naming the file.
 heading -> yaw (degrees), NaN when empty. The timestamp field is not used: its format differs
 between the benchmark's datasets (SF-XL and Pitts30k write year and month).
 """
@@ -38,13 +42,16 @@ from softloc.config import Testset
 from softloc.datasets.seam import TestSplit, testset_table
 from softloc.datasets.images import (CONDITION_PATTERN, ColourStoreLoader, colour_store_loader, read_colour,
                                      store_aspect_field)
-from softloc.datasets.positions import latlon, parse_zone
+from softloc.datasets.paths import check_inside
+from softloc.datasets.positions import (MAX_LATLON_DISAGREEMENT_M, implausible, latlon, latlon_disagreement_m,
+                                        parse_zone)
 
 FOLDERS = {"reference": "database", "queries": "queries"}
 SOURCES = {"reference": "db", "queries": "queries"}   # TESTSET_IMAGES source, as the .mat lists
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 FIELDS = ("utm_east", "utm_north", "utm_zone_number", "utm_zone_letter", "latitude", "longitude", "pano_id",
           "tile_num", "heading", "pitch", "roll", "altitude", "timestamp", "note")
+COLOUR = True   # colour images: grey ones are dropped and counted (softloc.datasets.seam.drop_grayscale)
 # params testsets.<name> keys of this format beyond the base ones (checked by softloc.config)
 CONFIG = create_model(
     "VgbenchConfig",
@@ -91,7 +98,7 @@ def read_split(cfg: Testset) -> TestSplit:
     rows: dict[str, pd.DataFrame] = {}
     counts: dict[str, Any] = {"folder": str(root)}
     for name, folder in FOLDERS.items():
-        rows[name], counts[name] = _read_folder(root / folder, prefix / folder, cfg.malformed == "drop")
+        rows[name], counts[name] = _read_folder(root / folder, prefix / folder, cfg.malformed == "drop", images)
     zones = sorted({z for table in rows.values() for z in table["utm_zone"]})
     if len(zones) > 1:
         first = {z: next(t["path"][t["utm_zone"] == z].iloc[0] for t in rows.values() if (t["utm_zone"] == z).any()) for z in zones}
@@ -111,27 +118,51 @@ def store_loader(cfg: Testset, max_side: int) -> ColourStoreLoader:
     return colour_store_loader(cfg.store_aspect, max_side)
 
 
-def _read_folder(folder: Path, prefix: Path, drop: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _read_folder(folder: Path, prefix: Path, drop: bool, images: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder (a benchmark test set holds database/ and queries/)")
     names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
-    images = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
+    image_names = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
     parsed, malformed = [], []
-    for name in images:
+    for name in image_names:
         try:
-            parsed.append({"path": (prefix / name).as_posix(), **parse_name(name)})
+            parsed.append({"path": (prefix / name).as_posix(), "name": name, **parse_name(name)})
         except MalformedName as err:
             if not drop:
                 raise ValueError(f"{folder / name}: malformed benchmark file name: {err} "
                                  "(set malformed: drop to count and skip such files)") from None
             malformed.append(name)
-    columns = ["path", "easting", "northing", "utm_zone", "latitude", "longitude", "yaw"]
+    columns = ["path", "name", "easting", "northing", "utm_zone", "latitude", "longitude", "yaw"]
     table = pd.DataFrame(parsed, columns=columns)
-    counts = {"files": len(names), "ignored_not_images": len(names) - len(images),
+    check_inside(images, table["path"], lambda i: str(folder / table["name"].iat[i]))
+    _check_positions(table, folder)
+    counts = {"files": len(names), "ignored_not_images": len(names) - len(image_names),
               "dropped": {"malformed_name": len(malformed)}, "kept": len(table)}
     if malformed:
         counts["malformed_examples"] = malformed[:5]
     return table, counts
+
+
+def _check_positions(table: pd.DataFrame, folder: Path) -> None:
+    """Each name's position must be plausible for its zone (softloc.datasets.positions.implausible)
+    and agree with the name's latitude/longitude within 50 m; else an error naming the file."""
+    for zone_name, rows in table.groupby("utm_zone", sort=True):
+        zone = parse_zone(str(zone_name), str(folder))
+        if zone is None:
+            continue
+        easting, northing = rows["easting"].to_numpy(np.float64), rows["northing"].to_numpy(np.float64)
+        reasons = implausible(easting, northing, zone)
+        if (reasons != "").any():
+            i = int(np.flatnonzero(reasons != "")[0])
+            raise ValueError(f"{folder / rows['name'].iat[i]}: position ({easting[i]:.1f}, {northing[i]:.1f}) "
+                             f"implausible for UTM zone {zone_name}: {reasons[i]} (easting and northing swapped?)")
+        off = latlon_disagreement_m(easting, northing, rows["latitude"].to_numpy(np.float64),
+                                    rows["longitude"].to_numpy(np.float64), zone)
+        if (off > MAX_LATLON_DISAGREEMENT_M).any():
+            i = int(np.flatnonzero(off > MAX_LATLON_DISAGREEMENT_M)[0])
+            raise ValueError(f"{folder / rows['name'].iat[i]}: latitude/longitude ({rows['latitude'].iat[i]}, "
+                             f"{rows['longitude'].iat[i]}) lie {off[i]:.0f} m from the UTM position ({easting[i]:.1f}, "
+                             f"{northing[i]:.1f}) in zone {zone_name} (at most {MAX_LATLON_DISAGREEMENT_M:.0f} m)")
 
 
 def _table(rows: pd.DataFrame, source: str, condition: str, utm_zone: str, root: Path) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """The localization network: a convolutional backbone followed by NetVLAD.
 
     build_network(model: config.Model, seed) -> LocalizationNet   forward(x) -> (B, dim) L2-normalised
-    preprocess(uint8 (B, H, W, 3)) -> float (B, 3, H, W) ImageNet-normalised
+    net.preprocess(uint8 (B, H, W, 3)) -> float (B, 3, H, W) normalised as its backbone expects
+    preprocess(uint8 (B, H, W, 3)) -> the same with ImageNet's normalisation (small, vgg16)
     save_model(path, net, model, seed, info) / load_model(path, device) -> (net, info)
 """
 

@@ -1,4 +1,5 @@
-"""Convolutional backbones: VGG-16 cut at conv5_3 (the paper) and a small CPU network.
+"""Convolutional backbones: VGG-16 cut at conv5_3 (the paper), a small CPU network, and
+EfficientNet-Lite0 cut after a chosen block (softloc.models.efficientnet_lite).
 
 torchvision is not importable here, so VGG-16's `features` is rebuilt with torchvision's exact
 module indices: torchvision's published state dict (vgg16-397923af.pth, keys
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import nn
+
+from softloc.models.efficientnet_lite import EfficientNetLite0, load_lite0_weights
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
     from softloc.config import Model
@@ -101,7 +104,7 @@ def _check_weights_file(path: str | os.PathLike) -> None:
         )
 
 
-def build_backbone(model: Model) -> nn.Sequential:
+def build_backbone(model: Model) -> nn.Module:
     """The backbone named by `model.backbone`, initialised per `model.init`."""
     if model.backbone == "vgg16":
         if model.init == "imagenet":
@@ -110,6 +113,11 @@ def build_backbone(model: Model) -> nn.Sequential:
         if model.init == "imagenet":
             load_vgg16_weights(features, model.weights)
         return features
+    if model.backbone == "efficientnet_lite0":
+        trunk = EfficientNetLite0(model.lite_last_block)
+        if model.init == "imagenet":
+            load_lite0_weights(trunk, model.weights or None)  # the installed package's file unless model.weights
+        return trunk
     if model.init == "imagenet":
-        raise ValueError("model.init 'imagenet' needs model.backbone 'vgg16' (no ImageNet weights exist for 'small')")
+        raise ValueError("model.init 'imagenet' needs model.backbone 'vgg16' or 'efficientnet_lite0' (no ImageNet weights exist for 'small')")
     return small_features(model.small_channels)

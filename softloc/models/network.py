@@ -9,26 +9,35 @@ from torch import Tensor, nn
 
 from softloc.models.backbones import build_backbone
 from softloc.models.netvlad import NetVLAD
+from softloc.models.normalise import IMAGENET_MEAN, IMAGENET_NORM, IMAGENET_STD, InputNorm, preprocess
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
     from softloc.config import Model
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "LocalizationNet", "build_network", "preprocess"]
 
 
 class LocalizationNet(nn.Module):
-    """Backbone conv features pooled by NetVLAD into an L2-normalised global descriptor."""
+    """Backbone conv features pooled by NetVLAD into an L2-normalised global descriptor.
 
-    def __init__(self, backbone: nn.Sequential, clusters: int) -> None:
+    `input_norm` is the backbone's input normalisation (its `input_norm`, ImageNet's when it
+    names none); `preprocess` applies it.
+    """
+
+    def __init__(self, backbone: nn.Module, clusters: int) -> None:
         super().__init__()
         self.backbone = backbone
         self.pool = NetVLAD(clusters, backbone.out_channels)
+        self.input_norm: InputNorm = getattr(backbone, "input_norm", IMAGENET_NORM)
 
     @property
     def dim(self) -> int:
         """Length of the global descriptor, K * C."""
         return self.pool.dim
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """uint8 (B, H, W, 3) RGB -> the float (B, 3, H, W) input this network's backbone expects."""
+        return preprocess(images, self.input_norm)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) preprocessed images -> (B, dim) L2-normalised descriptors."""
@@ -54,16 +63,3 @@ def build_network(model: Model, seed: int) -> LocalizationNet:
         torch.manual_seed(seed)
         net = LocalizationNet(build_backbone(model), model.clusters)
     return net.to(memory_format=torch.channels_last)
-
-
-def preprocess(images: Tensor) -> Tensor:
-    """uint8 (B, H, W, 3) RGB -> float (B, 3, H, W) normalised with ImageNet mean/std.
-
-    The result stays on the images' device and is channels_last in memory (a free permute).
-    """
-    if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[-1] != 3:
-        raise ValueError(f"preprocess: expected uint8 (B, H, W, 3) images, got {images.dtype} {tuple(images.shape)}")
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
-    x = images.permute(0, 3, 1, 2).float().div_(255.0)
-    return (x - mean) / std

@@ -36,8 +36,9 @@ from softloc.report.page import Section, html_page, markdown_page, params_text, 
 from softloc.report.plotdata import write_plot_data
 from softloc.report.provenance import MANIFEST, git_state, paper_differences, write_manifest_text
 from softloc.report.results import Inputs, Results, read_results
-from softloc.report.table1 import (KEPT_INIT_NOTE, column_label, intervals_grid, kept_initial, recall_grid,
-                                   row_labels, table1_grid, testsets_grid, threshold_label)
+from softloc.report.table1 import (KEPT_INIT_NOTE, column_label, comparison_grid, intervals_grid, kept_cells,
+                                   kept_initial, merged_notes, recall_grid, row_labels, table1_grid, testsets_grid,
+                                   threshold_label)
 from softloc.report.table2 import table2_sections
 from softloc.schemas import SPLIT_IMAGES
 
@@ -67,7 +68,8 @@ def build_report(params: Params, root: Path = Path(".")) -> dict[str, Path]:
     titles = [column_label(c, single) if c[1] != "mean" else "mean over conditions" for c in table.columns]
     short = {m: paper_name(params.methods[m], params.model) + (f" {marks[m]}" if m in marks else "")
              for m in results.methods}
-    row_short = {row: " = ".join(short[m] for m in members) for row, members in table.groups.items()}
+    row_short = {row: short[row] if len(members) == 1 else labels[row] for row, members in table.groups.items()}
+    footnotes = merged_notes(table, labels, params.methods, params.model, marks)
     variants = {m: short[m] for m in params.report.variants if m in params.methods}
 
     paths = {k: out / v for k, v in FIGURES.items()}
@@ -87,7 +89,8 @@ def build_report(params: Params, root: Path = Path(".")) -> dict[str, Path]:
     paths.update(write_plot_data(out, results, curves, bound, keys, {m: m for m in variants}, table.columns, titles,
                                  keys))
 
-    sections = report_sections(results, table, labels, marks, single, params.testsets, params.report.variants)
+    sections = report_sections(results, table, labels, marks, single, params.testsets, params.report.variants,
+                               kept_cells(table, results, params.methods), footnotes)
     sections += table2_sections(list(params.methods), list(params.seeds), params.testsets, out / "seasons", short)
     train = read_parquet(inputs.path("data/processed/train_images.parquet"), SPLIT_IMAGES)
     sections.append(figure2_section(train, read_testsets(list(params.testsets), root / "data/testsets"), out))
@@ -112,32 +115,39 @@ def build_report(params: Params, root: Path = Path(".")) -> dict[str, Path]:
 
 
 def report_sections(results: Results, table: Table1, labels: dict[str, str], marks: dict[str, str], single: bool,
-                    testsets: Mapping[str, Testset], variants: list[str]) -> list[Section]:
-    """The page's sections in order."""
+                    testsets: Mapping[str, Testset], variants: list[str], kept: dict[str, str],
+                    footnotes: list[str]) -> list[Section]:
+    """The page's sections in order. Table 1 is two tables (accuracy; then intervals, gains and
+    validation), each narrow enough for a 1,400 px window; `footnotes` list each merged row's methods
+    under the tables and figures that name the row."""
     headline = threshold_label(table.headline)
     seeds = (f"mean ± standard deviation over {table.n_seeds} seeds" if table.n_seeds > 1
              else "one seed")
-    notes = []
-    if marks:
-        notes.append(KEPT_INIT_NOTE)
-    if any(len(g) > 1 for g in table.groups.values()):
-        notes.append("Methods joined by \"=\" retrieved the same reference for every query in every run: one row.")
-    if table.intervals is not None and table.baseline:
-        notes.append(f"Gain column: the row minus {labels[table.baseline]}, mean accuracy at {headline}, paired block "
-                     f"bootstrap over the same queries and seeds: what training gained on the test. Validation "
-                     f"top-1: at {headline} on the validation split, the initial network (step 0) and the weights "
-                     f"early stopping kept (raw descriptors, mean over seeds); a row that validated above its "
-                     f"initial network yet tests below the untrained one is where validation and test disagree.")
-    if table.intervals is not None and table.reference:
-        notes.append(f"Last column: {labels[table.reference]} minus the row, mean accuracy at {headline}, paired "
-                     f"block bootstrap over the same queries and seeds; * the 95% interval excludes 0, "
-                     f"\"within noise\" it does not.")
+    notes = [KEPT_INIT_NOTE] if marks else []
+    notes += footnotes
     sections = [Section(
         "Table 1: localization accuracy (%)",
         f"A query is localized when its top-1 retrieved reference lies within d metres. Per test set and query "
         f"condition, and the mean over all conditions (a single-condition test set counts as one condition); "
         f"{seeds}; best row per column in bold; the upper bound counts queries whose nearest reference lies "
-        f"within d.", [table1_grid(table, labels, single)], [], notes)]
+        f"within d. The intervals, gains and validation are in the next table.",
+        [table1_grid(table, labels, single)], [], notes)]
+    explained = []
+    if table.intervals is not None and table.baseline:
+        explained.append(f"Gain: the row minus the untrained network ({table.baseline_method}), paired block "
+                         f"bootstrap over the same queries and seeds: what training gained on the test.")
+    explained.append(f"Validation top-1: at {headline} on the validation split, the initial network (step 0) and "
+                     f"the weights early stopping kept (raw descriptors, mean over seeds); a row that validated "
+                     f"above its initial network yet tests below the untrained one is where validation and test "
+                     f"disagree. Kept initial weights: the training's best validation was step 0 "
+                     f"(reports/train/<method>/seed<s>/metrics.json best_step), so the model is the initial network.")
+    if table.intervals is not None and table.reference:
+        explained.append(f"Last column: {table.reference} minus the row, paired block bootstrap over the same "
+                         f"queries and seeds; * the 95% interval excludes 0, \"within noise\" it does not.")
+    sections.append(Section(
+        f"Table 1 (continued): intervals, gains and validation at {headline}",
+        f"Mean accuracy over conditions at {headline} ({seeds}) with its 95% block-bootstrap interval, and what "
+        f"training changed. " + " ".join(explained), [comparison_grid(table, labels, kept)], [], list(footnotes)))
     if table.intervals is not None:
         blocks = "; ".join(f"{t}: {table.block_m[t]:.1f} m (query spacing {b.spacing_m:.2f} m, correlation "
                            f"insignificant after {b.m_hat} spacings)" for t, b in table.block_lengths.items())
@@ -158,12 +168,14 @@ def report_sections(results: Results, table: Table1, labels: dict[str, str], mar
         Section("Test sets", "Where the queries and references come from, and how many there are.",
                 [testsets_grid(results, testsets)], [], []),
         Section("Figure 4 (top): accuracy over d", "Every method, mean over seeds; line style and colour "
-                "together identify a method; the thick line is the reference method.", [],
-                [(FIGURES["curves"], "accuracy curves")], []),
+                "together identify a method; the thick line is the reference method; each panel's y axis "
+                "zooms to its curves (the upper bound may leave the panel).", [],
+                [(FIGURES["curves"], "accuracy curves")], list(footnotes)),
         Section("Figure 4 (bottom): influence functions and combination",
                 f"Methods: {', '.join(variants)} (those in params).", [],
                 [(FIGURES["variants"], "influence variants")], []),
-        Section("Training curves", "Training loss and validation top-1 over steps, every method and seed.", [],
+        Section("Training curves", "Training loss (each run divided by its first logged loss, so losses of "
+                "different scales share one axis) and validation top-1 over steps, every method and seed.", [],
                 [(FIGURES["training"], "training curves")], []),
         Section("Figure 1: soft assignment", "The influence functions g+ / g- and the scores they give.", [],
                 [(FIGURES["influence"], "influence functions")], []),

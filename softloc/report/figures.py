@@ -8,7 +8,10 @@
 
 Thirteen methods stay apart by colour AND line style: method i (params order) gets colour i mod
 10 of tab10 and dash i mod 4, a pair no other of the first twenty methods shares; the reference
-method is drawn thicker, the upper bound black dashed.
+method is drawn thicker, the upper bound black dashed. Every panel's y axis zooms to its methods'
+curves (night and Pittsburgh sit near 0 and get their own range), training losses are each divided
+by their first logged value (losses of different scales share an axis), and a figure is saved
+with its canvas grown to hold every legend (bbox "tight": deterministic, so reruns stay identical).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def plot_accuracy_curves(curves: dict[str, pd.DataFrame], bound: pd.DataFrame, m
     legend_cols = 2 if ncols >= 3 else 1
     legend_inches = 0.2 * math.ceil((len(rows) + 1) / legend_cols) + 0.2
     height = 2.9 * nrows + 0.6 + legend_inches
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, height), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, height), squeeze=False)
     for ax, column, panel_title in zip(axes.flat, columns, titles):
         ax.plot(bound.index, bound[column], color="k", linestyle=(0, (4, 2)), lw=1.2, label=UPPER_BOUND)
         for method, label in rows.items():
@@ -80,7 +83,7 @@ def plot_accuracy_curves(curves: dict[str, pd.DataFrame], bound: pd.DataFrame, m
             ax.plot(curves[method].index, curves[method][column], label=label, **style)
         ax.set_title(panel_title, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, zoomed_top([curves[m][column].to_numpy() for m in rows]))
     for ax in axes.flat[len(columns):]:
         ax.axis("off")
     for i, ax in enumerate(axes.flat[:len(columns)]):
@@ -98,11 +101,23 @@ def plot_accuracy_curves(curves: dict[str, pd.DataFrame], bound: pd.DataFrame, m
     save_figure(fig, path)
 
 
+def zoomed_top(series: list[np.ndarray], floor: float = 5.0) -> float:
+    """The y axis top (percent) that shows `series` whole: 10 % above their maximum, at least
+    `floor`, at most 100 (0-100 when there is nothing to draw)."""
+    values = [v[np.isfinite(v)] for v in series]
+    values = [v for v in values if len(v)]
+    if not values:
+        return 100.0
+    return float(min(100.0, max(floor, 1.1 * max(float(v.max()) for v in values))))
+
+
 def plot_training_curves(results: Results, labels: dict[str, str], reference: str | None, path: Path) -> None:
-    """Training loss and validation top-1 over steps: every method (its style as in the accuracy
-    figure), every seed (one label per method)."""
+    """Training loss, each run divided by its first logged loss (log-ratio's 30-90 beside triplet's
+    0-1 would flatten every other curve), and validation top-1 over steps: every method (its style
+    as in the accuracy figure), every seed (one label per method); the validation axis zooms to its
+    data."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.2 + 0.24 * math.ceil(len(labels) / 2)))
-    drawn = False
+    drawn, shown = False, []
     for method, label in labels.items():
         style = line_style(results.methods.index(method), method == reference)
         for i, s in enumerate(results.seeds):
@@ -112,11 +127,15 @@ def plot_training_curves(results: Results, labels: dict[str, str], reference: st
             name = label if i == 0 else None
             loss = curves.dropna(subset=["loss"])
             val = curves.dropna(subset=["val_top1"])
-            axes[0].plot(loss["step"], loss["loss"], label=name, **style)
+            if len(loss):
+                first = float(loss["loss"].iloc[0])
+                axes[0].plot(loss["step"], loss["loss"] / (first if first != 0 else 1.0), label=name, **style)
             axes[1].plot(val["step"], 100 * val["val_top1"], label=name, marker=".", **style)
+            shown.append(100 * val["val_top1"].to_numpy(np.float64))
             drawn = True
-    axes[0].set(xlabel="step", ylabel="training loss", title="training loss")
-    axes[1].set(xlabel="step", ylabel="validation top-1 localized (%)", ylim=(0, 100), title="validation")
+    axes[0].set(xlabel="step", ylabel="training loss / its first value", title="training loss (each run normalised)")
+    axes[1].set(xlabel="step", ylabel="validation top-1 localized (%)", ylim=(0, zoomed_top(shown)),
+                title="validation")
     for ax in axes:
         ax.grid(alpha=0.3)
     if not drawn:
@@ -190,7 +209,9 @@ def plot_influence_functions(loss: SoftContrastiveLoss, source: str, path: Path)
 
 
 def save_figure(fig: plt.Figure, path: Path, dpi: int = 100) -> None:
-    """PNG without the Software/date metadata, written atomically."""
+    """PNG without the Software/date metadata, written atomically; the canvas grows to hold every
+    artist (a legend below the panels is never cut off)."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 3})
+        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 3},
+                    bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)

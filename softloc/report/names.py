@@ -61,6 +61,21 @@ def paper_name(method: Method, model: Model) -> str:
     return f"{name} ({', '.join(details)})" if details else name
 
 
+def merged_name(members: list[str], methods: Mapping[str, Method], kept: set[str]) -> str:
+    """The name of a row that merges identical methods, short enough for a table cell and a legend:
+    "Off-the-shelf (= 5 methods that kept their initial weights)" when the row holds the untrained
+    network and every other member kept its initial weights; "Triplet (= 2 identical methods)"
+    otherwise (the first member's name). The list of members goes into a footnote."""
+    untrained = [m for m in members if methods[m].loss == "none"]
+    others = [m for m in members if m not in untrained]
+    if untrained and all(m in kept for m in others):
+        kept = "method that kept its initial weights" if len(others) == 1 else "methods that kept their initial weights"
+        return f"{OFF_THE_SHELF} (= {len(others)} {kept})"
+    first = methods[members[0]]
+    name = LOSS_NAMES.get(first.loss, (first.loss, ""))[0] if first.loss != "none" else OFF_THE_SHELF
+    return f"{name} (= {len(members)} identical methods)"
+
+
 def source(method: Method) -> str:
     """The work a method comes from ("Wang et al. 2019"); "" for the off-the-shelf network."""
     return LOSS_NAMES.get(method.loss, ("", ""))[1]

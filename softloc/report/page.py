@@ -19,8 +19,8 @@ from softloc.report.grid import Grid
 from softloc.report.provenance import GitState
 
 STYLE = ("body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em}"
-         "table{border-collapse:collapse;font-size:85%;margin:0.5em 0 1em}tbody th{min-width:18em}"
-         ".wide{overflow-x:auto}td{white-space:nowrap}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}tbody th{text-align:left;font-weight:normal}"
+         "table{border-collapse:collapse;font-size:85%;margin:0.5em 0 1em}tbody th{min-width:11em}"
+         ".wide{overflow-x:auto}td,th{border:1px solid #bbb;padding:3px 6px;text-align:right}tbody th{text-align:left;font-weight:normal}"
          "table.left td{text-align:left}img{max-width:100%}pre{background:#f4f4f4;padding:1em;overflow:auto}"
          ".banner{padding:0.6em 1em;border-radius:4px;margin:1em 0}.stale{background:#fdd;border:2px solid #c00}"
          ".fresh{background:#dfd;border:1px solid #4a4}.unchecked{background:#eee;border:1px solid #999}"
@@ -94,14 +94,15 @@ def params_text(path: Path) -> str:
 
 def markdown_page(title: str, git: GitState, provenance: list[str], sections: list[Section],
                   references: dict[str, str], check_command: str) -> str:
-    """table1.md: provenance, then every section's text, tables and notes."""
+    """table1.md: provenance, then every section with tables: its text, tables and notes (figures are
+    in index.html only)."""
     out = [f"# {title}", ""]
     if git.dirty:
         out += [f"**Made from a DIRTY checkout**: {', '.join(git.changed)}.", ""]
     out += [*provenance, "",
             f"Is this still current? `{check_command}` compares the files it summarises with the ones on disk.", ""]
     for s in sections:
-        if not s.grids and not s.notes:
+        if not s.grids:
             continue
         out += [f"## {s.title}", "", s.text, ""]
         for g in s.grids:

@@ -2,11 +2,13 @@
 
 - Table 1: accuracy (%) per test set, condition and threshold, and the mean over conditions; the
   mean over seeds with its standard deviation when there are several; best row per column in
-  bold; then each row's paired gain over the untrained network (params report.baseline) and its
-  validation top-1 before and after training, so a row below the untrained network shows where
-  validation and test disagree; the last column is the reference method's paired difference at
-  the headline threshold. Differences carry their 95% block-bootstrap interval ("*" where it
-  excludes 0, "within noise" where it does not).
+  bold. Its companion (comparison_grid), a second table so that each fits a 1,400 px window: the
+  mean at the headline threshold with its interval, each row's paired gain over the untrained
+  network (params report.baseline), its validation top-1 before and after training (a row below the
+  untrained network shows where validation and test disagree), whether early stopping kept the
+  initial weights (best_step 0), and the reference method's paired difference. Differences carry
+  their 95% block-bootstrap interval ("*" where it excludes 0, "within noise" where it does not).
+  A row of identical methods has a short name (names.merged_name) and its members in a footnote.
 - Intervals: every row's accuracy per condition at the headline threshold with its interval.
 - Recall@N within the recall radius, for test sets whose summary has it.
 - Test sets: data source and per-condition query / reference counts.
@@ -23,7 +25,7 @@ from softloc.config import Method, Model, Testset
 from softloc.metrics import MEAN
 from softloc.report.analysis import Column, Table1, key_distance
 from softloc.report.grid import Grid
-from softloc.report.names import cited_name
+from softloc.report.names import cited_name, merged_name
 from softloc.report.results import Results
 
 UPPER_BOUND = "upper bound"
@@ -50,13 +52,43 @@ def method_label(method: str, cfg: Method, model: Model, marks: dict[str, str]) 
     return f"{cited_name(cfg, model)} ({method}){mark}"
 
 
+def kept_set(marks: dict[str, str]) -> set[str]:
+    """Methods that kept their initial weights in every seed (mark † without a count)."""
+    return {m for m, mark in marks.items() if mark == KEPT_INIT}
+
+
 def row_labels(table: Table1, methods: Mapping[str, Method], model: Model, marks: dict[str, str]) -> dict[str, str]:
-    """One label per row; a row of identical methods names them all."""
+    """One label per row; a row of identical methods gets a short merged name (names.merged_name),
+    its members are listed by `merged_notes`."""
     labels = {}
     for row, members in table.groups.items():
-        names = [method_label(m, methods[m], model, marks) for m in members]
-        labels[row] = names[0] if len(names) == 1 else " = ".join(names)
+        labels[row] = (method_label(row, methods[row], model, marks) if len(members) == 1
+                       else merged_name(members, methods, kept_set(marks)))
     return labels
+
+
+def merged_notes(table: Table1, labels: dict[str, str], methods: Mapping[str, Method], model: Model,
+                 marks: dict[str, str]) -> list[str]:
+    """The footnote of every merged row: its name, then every member under its full name."""
+    return [f"{labels[row]}: these methods retrieved the same reference for every query in every run, so they are "
+            f"one row: " + "; ".join(method_label(m, methods[m], model, marks) for m in members) + "."
+            for row, members in table.groups.items() if len(members) > 1]
+
+
+def kept_cells(table: Table1, results: Results, methods: Mapping[str, Method]) -> dict[str, str]:
+    """Per row, whether early stopping kept the initial weights (reports/train/<m>/seed<s>/metrics.json
+    best_step 0): "yes" in every seed of every trained member, "n/N seeds", "no", or "untrained"."""
+    cells = {}
+    n = len(results.seeds)
+    for row, members in table.groups.items():
+        trained = [m for m in members if methods[m].loss != "none"]
+        if not trained:
+            cells[row] = "untrained"
+            continue
+        kept = min(sum(int(results.training[(m, s)].metrics.get("best_step", -1)) == 0 for s in results.seeds)
+                   for m in trained)
+        cells[row] = "yes" if kept == n else ("no" if kept == 0 else f"{kept}/{n} seeds")
+    return cells
 
 
 def column_label(column: Column, single_testset: bool) -> str:
@@ -116,23 +148,43 @@ def validation_cell(table: Table1, row: str) -> str:
 
 
 def table1_grid(table: Table1, labels: dict[str, str], single_testset: bool) -> Grid:
-    """Table 1: rows, then the upper bound; bold: the best row per column (as printed)."""
+    """Table 1, accuracy: rows, then the upper bound; bold: the best row per column (as printed)."""
     cols = [(t, c, k) for t, c in table.columns for k in table.thresholds]
     headers = [[column_label((t, c), single_testset) for t, c, _ in cols],
                [threshold_label(k) for _, _, k in cols]]
-    diff_header = f"Δ mean {threshold_label(table.headline)} [95%]"
-    headers[0] += [f"row − {table.baseline_method}" if table.baseline else "gain", "validation top-1",
-                   f"{table.reference} − row" if table.reference else "difference"]
-    headers[1] += [diff_header, "initial → kept", diff_header]
     grid = Grid("method", headers)
     printed = table.mean[cols].round(1)
     best = printed.eq(printed.max(axis=0), axis=1)
     for row in table.groups:
-        cells = [_cell(table.mean.at[row, c], table.sd.at[row, c]) for c in cols]
-        extra = [gain_cell(table, row), validation_cell(table, row), difference_cell(table, row)]
-        grid.add(labels[row], [*cells, *extra], [*best.loc[row].tolist(), False, False, False])
-    grid.add(f"({UPPER_BOUND})", [f"{table.upper_bound[c]:.1f}" for c in cols] + ["", "", ""])
+        grid.add(labels[row], [_cell(table.mean.at[row, c], table.sd.at[row, c]) for c in cols],
+                 best.loc[row].tolist())
+    grid.add(f"({UPPER_BOUND})", [f"{table.upper_bound[c]:.1f}" for c in cols])
     return grid
+
+
+def comparison_grid(table: Table1, labels: dict[str, str], kept: dict[str, str]) -> Grid:
+    """Table 1, continued: per row the mean at the headline threshold with its interval, the paired
+    gain over the untrained network, validation top-1 before and after training, whether early
+    stopping kept the initial weights, and the reference method's paired difference."""
+    headline = threshold_label(table.headline)
+    diff = f"Δ mean {headline} [95%]"
+    grid = Grid("method", [[f"mean {headline}", f"row − {table.baseline_method}" if table.baseline else "gain",
+                            "validation top-1", "kept initial weights",
+                            f"{table.reference} − row" if table.reference else "difference"],
+                           ["[95%]", diff, "initial → kept", "(best step 0)", diff]])
+    for row in table.groups:
+        grid.add(labels[row], [mean_cell(table, row), gain_cell(table, row), validation_cell(table, row),
+                               kept[row], difference_cell(table, row)])
+    return grid
+
+
+def mean_cell(table: Table1, row: str) -> str:
+    """The row's mean over conditions at the headline threshold, with its interval when there is one."""
+    mean = table.mean.at[row, ("", MEAN, table.headline)]
+    if table.intervals is None:
+        return _cell(mean, table.sd.at[row, ("", MEAN, table.headline)])
+    r = table.intervals.accuracy.set_index(["method", "testset", "condition"]).loc[(row, "", MEAN)]
+    return f"{r['estimate']:.1f} [{r['low']:.1f}, {r['high']:.1f}]"
 
 
 def intervals_grid(table: Table1, labels: dict[str, str], single_testset: bool) -> Grid:

@@ -6,7 +6,7 @@ clusters by k-means on conv descriptors of training images) to the best-validati
 - `loss: none` (off-the-shelf): the initialised network is validated and saved as is.
 - otherwise Adam at `train.lr`, multiplied by `train.lr_decay` (0.5) every epoch as the
   authors' release does; `train.epochs` epochs of one anchor per metre of route (capped at
-  `train.max_steps_per_epoch` steps of `train.batch_tuples` tuples); top-1 accuracy within
+  `train.max_steps_per_epoch` steps of `train.batch_tuples` tuples; null: no cap); top-1 accuracy within
   `train.val_threshold_m` on the validation split at step 0, after every epoch and every
   `train.val_every_steps` steps (0: epochs only); early stop after `train.patience` validations
   without improvement; the best weights are the result.

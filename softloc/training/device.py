@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from softloc.models.efficientnet_lite import FrozenStatsBatchNorm2d
 from softloc.training import distributed
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
@@ -55,6 +56,13 @@ def place(train: Train) -> Placement:
     return Placement(world, device, amp_dtype(train.amp, device))
 
 
+def has_live_batchnorm(net: torch.nn.Module) -> bool:
+    """Whether a BatchNorm of `net` normalises with batch statistics in training (EfficientNet-Lite's
+    FrozenStatsBatchNorm2d never does: SyncBatchNorm would replace its frozen ImageNet statistics)."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(m, FrozenStatsBatchNorm2d)
+               for m in net.modules())
+
+
 def training_forward(net: torch.nn.Module, placement: Placement, compile: bool) -> torch.nn.Module:
     """The module the training step runs: `net`, in DDP under torchrun (rank 0's weights are
     broadcast when it is built: call after init or resume), torch.compile'd when `compile`.
@@ -63,9 +71,9 @@ def training_forward(net: torch.nn.Module, placement: Placement, compile: bool) 
     if world.size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        if placement.device.type == "cuda":
+        if placement.device.type == "cuda" and has_live_batchnorm(net):
             net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)  # BN statistics over the global batch
-        elif any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+        elif has_live_batchnorm(net):
             log.warning("BatchNorm on CPU with %d processes: statistics are per process (SyncBatchNorm needs CUDA)", world.size)
         net = DistributedDataParallel(net, device_ids=[placement.device.index] if placement.device.type == "cuda" else None)
     return torch.compile(net) if compile else net

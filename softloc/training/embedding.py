@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from softloc.features import iter_batches
-from softloc.models import preprocess
 from softloc.training import distributed
 from softloc.training.data import TrainData
 from softloc.training.device import Placement
@@ -39,7 +38,7 @@ def embed(net: torch.nn.Module, images: np.ndarray, rows: np.ndarray | None, dev
     rows = np.arange(len(images)) if rows is None else np.asarray(rows)
     out = [torch.zeros((0, net.dim), device=device)]
     for batch in iter_batches(images, rows[distributed.world().share(len(rows))], batch_size, pin=device.type == "cuda"):
-        x = preprocess(batch.to(device, non_blocking=True))
+        x = net.preprocess(batch.to(device, non_blocking=True))
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             out.append(net(x).float())
     net.train(was_training)
@@ -57,7 +56,7 @@ def init_clusters(net: torch.nn.Module, data: TrainData, train: Train, seed: int
     net.eval()
     parts = []
     for start in range(0, n, train.eval_batch_size):
-        x = preprocess(load_batch(data.train.images, rows[start : start + train.eval_batch_size], device))
+        x = net.preprocess(load_batch(data.train.images, rows[start : start + train.eval_batch_size], device))
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             desc = net.backbone(x).float().flatten(2).transpose(1, 2)  # (b, h*w, C)
         take = min(DESCRIPTORS_PER_IMAGE, desc.shape[1])

@@ -74,14 +74,15 @@ class TupleFeed:
     def __init__(self, data: TrainData, spec: TupleSpec, seed: int, batch_tuples: int, placement: Placement) -> None:
         self.data, self.spec, self.seed, self.batch_tuples, self.placement = data, spec, seed, batch_tuples, placement
         self.sampler = TupleSampler(data.train.xy, data.yaw_deg, data.anchors, spec, data.traversal)
+        self.store = data.train.images  # what a batch reads per row: the images, or a frozen-trunk cache of them
         self.prefetcher = Prefetcher(placement.device)
 
-    def plan(self, epochs: int, max_steps_per_epoch: int) -> EpochPlan:
+    def plan(self, epochs: int, max_steps_per_epoch: int | None) -> EpochPlan:
         """Every anchor once per epoch, shuffled by (seed, epoch), cut to whole steps of at most
-        `max_steps_per_epoch`."""
+        `max_steps_per_epoch` (None: no cap, the epoch's whole steps)."""
         b = self.batch_tuples
         orders = [self.sampler.epoch_order(np.random.default_rng([self.seed, e])) for e in range(epochs)]
-        steps = [min(len(o) // b, max_steps_per_epoch) for o in orders]
+        steps = [len(o) // b if max_steps_per_epoch is None else min(len(o) // b, max_steps_per_epoch) for o in orders]
         if min(steps) == 0:
             raise ValueError(f"{len(orders[0])} anchors give no step of {b} tuples")
         return EpochPlan(orders, steps, np.concatenate([o[: n * b] for o, n in zip(orders, steps)]))
@@ -97,10 +98,10 @@ class TupleFeed:
         """Step `step` of `epoch` (anchors from the epoch's `order`): its tuples, images and positions in host memory."""
         b, world, pin = self.batch_tuples, self.placement.world, self.placement.pin
         rows = self.build_tuples(order[step * b : (step + 1) * b], np.random.default_rng([self.seed, epoch, step]), cache)
-        batch = host_batch(self.data.train.images, self.data.train.xy, rows, pin=pin)
+        batch = host_batch(self.store, self.data.train.xy, rows, pin=pin)
         if world.size > 1:  # every process draws the global batch and reads the images of its share
             mine = rows[world.share(len(rows))]
-            batch.images = read_images(self.data.train.images, mine, pin=pin)
+            batch.images = read_images(self.store, mine, pin=pin)
         return batch
 
     def step_batch(self, order: np.ndarray, epoch: int, step: int, n_steps: int, cache: MiningCache | None) -> StepBatch:

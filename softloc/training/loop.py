@@ -13,7 +13,8 @@ import torch
 from tqdm import tqdm
 
 from softloc.losses import TupleBatch, build_loss
-from softloc.models import build_network, preprocess, save_model
+from softloc.models import build_network, save_model
+from softloc.models.trained_part import TrainedPart, freeze_lower_trunk, trainable_parameters
 from softloc.training import distributed
 from softloc.training.data import TrainData
 from softloc.training.device import place, training_forward
@@ -22,6 +23,7 @@ from softloc.training.feed import EpochPlan, TupleFeed, refresh_cache, refresh_d
 from softloc.training.live import RunLog
 from softloc.training.prefetch import StepBatch
 from softloc.training.state import Checkpoints, TrainState, run_key, run_summary
+from softloc.training.trunk_cache import build_trunk_cache
 from softloc.training.validation import Validator
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
@@ -34,6 +36,9 @@ class Trainer:
 
     `seed` draws every choice of training; `network_seed` (default `seed`) the initial weights.
     A method without a loss (`loss: none`) gets no feed or optimizer: it is validated as initialised.
+    The trunk below `model.train_from_block` is frozen (softloc.models.trained_part): Adam gets the
+    trainable parameters only, and each step reads the frozen part's output from a per-run cache
+    (softloc.training.trunk_cache) and runs the trained part alone.
     """
 
     def __init__(self, name: str, method: Method, model: Model, train: Train, seed: int, data: TrainData,
@@ -58,9 +63,11 @@ class Trainer:
             raise ValueError(f"train.batch_tuples {train.batch_tuples} must be a multiple of train.nproc_per_node ({world.size}): "
                              "each process runs an equal share of the global batch")
         self.feed = TupleFeed(data, tuple_spec(method, train), seed, train.batch_tuples, self.placement)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=train.lr)
+        freeze_lower_trunk(self.net.backbone, model)
+        self.optimizer = torch.optim.Adam(trainable_parameters(self.net), lr=train.lr)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.placement.amp == torch.float16)
         self.step_net = self.net  # the training forward (device.training_forward), set when the run starts
+        self.cached = False  # whether the feed reads the frozen lower trunk's output (set when the run starts)
 
     def save_checkpoint(self) -> None:
         """Write the whole run state to the resume directory (rank 0 alone under torchrun)."""
@@ -77,7 +84,7 @@ class Trainer:
         """Forward, loss, backward and Adam step on a device StepBatch; returns the loss."""
         spec, amp = self.feed.spec, self.placement.amp
         b, m = batch.positions.shape[:2]
-        x = preprocess(batch.images)
+        x = batch.images.permute(0, 3, 1, 2) if self.cached else self.net.preprocess(batch.images)
         with torch.autocast(self.placement.device.type, dtype=amp or torch.float32, enabled=amp is not None):
             features = self.step_net(x)
         features = distributed.gather_features(features.float())  # every process's share, in rank order
@@ -93,7 +100,7 @@ class Trainer:
         train = self.train
         if not self.try_resume():
             init_clusters(self.net, self.data, train, self.seed, self.placement)
-        self.step_net = training_forward(self.net, self.placement, train.compile)
+        self.step_net = training_forward(self.trained_part(), self.placement, train.compile)
         self.run_log.open(self.state.history)
         st = self.state
         if not st.history:
@@ -109,6 +116,16 @@ class Trainer:
             st.step_in_epoch = 0
             self.save_checkpoint()
         return self.summary()
+
+    def trained_part(self) -> torch.nn.Module:
+        """The module a step runs: the whole network, or with a frozen lower trunk the trained part
+        alone, the feed then reading the frozen part's cached output instead of the images."""
+        if self.model.train_from_block is None:
+            return self.net
+        path = self.checkpoints.dir / f"frozen_trunk.rank{self.placement.world.rank}.npy"
+        self.feed.store = build_trunk_cache(self.net, self.model, self.data.train.images, path, self.train.eval_batch_size, self.placement)
+        self.cached = True
+        return TrainedPart(self.net, self.model)
 
     def run_epoch(self, plan: EpochPlan) -> None:
         """The steps left of the current epoch: mining-cache refreshes, steps, validations, checkpoints."""

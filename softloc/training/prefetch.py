@@ -33,14 +33,15 @@ class StepBatch:
 
 
 def read_images(images: np.ndarray, rows: np.ndarray, pin: bool) -> torch.Tensor:
-    """uint8 (rows.size, H, W, 3) images of `rows` (flattened) from a store, in pinned memory when `pin`.
+    """(rows.size, ...) entries of `rows` (flattened) from a store, in pinned memory when `pin`: uint8
+    (H, W, 3) images from the image store, or float32 (h, w, C) maps from a frozen-trunk cache.
 
     Each distinct row is read once, in file order (sequential reads of the memory map), then
     spread into the batch's order directly in the output buffer.
     """
     unique, inverse = np.unique(rows.ravel(), return_inverse=True)
     distinct = torch.from_numpy(np.ascontiguousarray(images[unique]))
-    out = torch.empty((rows.size, *distinct.shape[1:]), dtype=torch.uint8, pin_memory=pin)
+    out = torch.empty((rows.size, *distinct.shape[1:]), dtype=distinct.dtype, pin_memory=pin)
     return torch.index_select(distinct, 0, torch.from_numpy(inverse.ravel()), out=out)
 
 

@@ -79,7 +79,10 @@ def read_traversal_timestamps(folder: str | os.PathLike) -> np.ndarray:
 def read_ins(folder: str | os.PathLike) -> pd.DataFrame:
     """The INS table of <folder>/gps/ins.csv, RobotCar's columns, sorted by timestamp.
 
-    Timestamps must be integers; other cells may be NaN (such rows are not `good_ins_rows`).
+    Timestamps must be integers; pose cells may be NaN (such rows are not `good_ins_rows`), but no
+    pose value may be infinite or text: an error naming the file and the data row. Column
+    `data_row` keeps each row's place in the file (1 = the line after the header) for later
+    messages (softloc.datasets.formats.ins_sanity checks the positions against the zone).
     """
     path = Path(folder) / INS_FILE
     if not path.is_file():
@@ -100,12 +103,26 @@ def read_ins(folder: str | os.PathLike) -> pd.DataFrame:
                          f"is not an integer number of microseconds")
     ins["timestamp"] = stamps.astype(np.int64)
     for column in INS_POSE_COLUMNS:
-        ins[column] = pd.to_numeric(ins[column], errors="coerce").astype(np.float64)
+        ins[column] = _numbers(ins[column], path, column)
+    ins["data_row"] = np.arange(1, len(ins) + 1, dtype=np.int64)
     ins = ins.sort_values("timestamp", kind="stable").reset_index(drop=True)
     duplicated = ins["timestamp"].duplicated()
     if duplicated.any():
         raise ValueError(f"{path}: INS timestamp {ins['timestamp'][duplicated].iloc[0]} appears twice")
     return ins
+
+
+def _numbers(column: pd.Series, path: Path, name: str) -> pd.Series:
+    """A pose column as float64: empty and 'nan' cells are NaN; text and infinities are an error."""
+    values = pd.to_numeric(column, errors="coerce").astype(np.float64)
+    text = column.notna() & values.isna()
+    bad = text.to_numpy() | np.isinf(values.to_numpy())
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = column.iloc[row]
+        shown = repr(value) if isinstance(value, str) else str(float(value))
+        raise ValueError(f"{path}, data row {row + 1}: {name} {shown} is not a finite number")
+    return values
 
 
 def good_ins_rows(ins: pd.DataFrame, good_status: list[str] | tuple[str, ...]) -> pd.DataFrame:
