@@ -5,6 +5,9 @@
 #   make dvc ARGS="exp show --only-changed"   any dvc command inside the environment
 #   make seeds   the seed study: the whole pipeline with seeds [0, 1, 2] as a DVC experiment
 #   make report-check   exit 1 (naming the files) when the report is older than what it summarises
+#   make compare [EXP=<experiment or rev>] [BASE=main]   a variant against main: with EXP, every
+#                changed param and compact metric (`dvc exp diff`, one line each); without, the
+#                workspace and experiments of HEAD, changed columns only (`dvc exp show --only-changed`)
 # The environment is .venv, rebuilt whenever pyproject.toml changes (and with faiss-gpu on a GPU machine).
 
 PYTHON ?= python3
@@ -21,9 +24,12 @@ CHROMIUM_STAMP := $(VENV)/.chromium
 # dvc.yaml's commands run `python -m pipeline.<stage>`: that python must be the venv's.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: repro test test-fast dvc seeds report-check
+.PHONY: repro test test-fast dvc seeds report-check compare
 
+# pipeline.check first: a params typo or a missing input path is named by its params key before
+# DVC hashes anything (a missing `${data.raw_root}` dependency is otherwise DVC's bare Errno 2)
 repro: $(STAMP)
+	$(VENV)/bin/python -m pipeline.check
 	$(VENV)/bin/dvc repro
 
 test: $(STAMP) $(CHROMIUM_STAMP)
@@ -37,6 +43,14 @@ dvc: $(STAMP)
 
 seeds: $(STAMP)
 	$(VENV)/bin/dvc exp run -S 'seeds=[0,1,2]'
+
+BASE ?= main
+compare: $(STAMP)
+ifdef EXP
+	$(VENV)/bin/dvc exp diff $(BASE) $(EXP)
+else
+	$(VENV)/bin/dvc exp show --no-pager --only-changed --drop Created
+endif
 
 report-check: $(STAMP)
 	$(VENV)/bin/python -m softloc.report --check

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import yaml
 
 from softloc.config import Params, ParamsError
 from softloc.params import load_params
@@ -14,13 +18,80 @@ from softloc.params import load_params
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
-def stage_params(path: str = "params.yaml") -> Params:
-    """params.yaml checked against its schema; a problem ends the stage with its one-line message
-    (the key, the value, what is allowed) and no traceback."""
+def stage_params(path: str = "params.yaml", inputs: Sequence[str] = ()) -> Params:
+    """params.yaml checked against its schema, and the input paths of params keys `inputs`
+    ("data.raw_root") checked to exist, before the stage does any work; a problem ends the stage
+    with its one-line message (the key, the value, what is allowed or missing) and no traceback.
+    (DVC keeps the outputs of a failed stage: every output is `persist: true` in dvc.yaml.)"""
     try:
-        return load_params(path)
+        params = load_params(path)
     except ParamsError as err:
         raise SystemExit(str(err)) from None
+    check_inputs(params, inputs, path)
+    return params
+
+
+def input_paths(params: Params) -> dict[str, str]:
+    """Every params key whose value is an input path, dotted ("testsets.robotcar.split") -> path.
+    An empty optional path (a test set without `truth`, a random init's `weights`) is no input."""
+    paths = {"data.raw_root": params.data.raw_root}
+    for name, cfg in params.testsets.items():
+        for key in ("split", "images", "truth"):
+            value = getattr(cfg, key, "")
+            if value:
+                paths[f"testsets.{name}.{key}"] = value
+    if params.model.init == "imagenet" and params.model.weights:
+        paths["model.weights"] = params.model.weights
+    return paths
+
+
+def check_inputs(params: Params, keys: Iterable[str], source: str = "params.yaml",
+                 produced: Iterable[str] = ()) -> None:
+    """Exit with one line naming the params key, its value and what is missing when a path of
+    `keys` does not exist (paths in `produced`, which a DVC stage writes, are skipped)."""
+    paths = input_paths(params)
+    written = {Path(p) for p in produced}
+    for key in keys:
+        if key not in paths:
+            continue
+        path = Path(paths[key])
+        if path in written or any(parent in written for parent in path.parents):
+            continue
+        if not path.exists():
+            raise SystemExit(f"{source} {key} = {paths[key]}: no such file or folder")
+
+
+def stage_outputs(dvc_yaml: Path) -> list[str]:
+    """The literal output paths of dvc.yaml's stages (templated ones, with `${`, are left out:
+    none of them is an input path of params)."""
+    stages: dict[str, Any] = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {})
+    out = []
+    for stage in stages.values():
+        body = stage.get("do", stage)
+        for entry in body.get("outs", []) + body.get("metrics", []):
+            path = entry if isinstance(entry, str) else next(iter(entry))
+            if "${" not in path:
+                out.append(path)
+    return out
+
+
+@contextlib.contextmanager
+def fresh_outputs(*folders: str | Path) -> Iterator[None]:
+    """Folder outputs that the stage writes whole: once it succeeds, every file under them that
+    this run did not write is removed (and then empty folders). DVC does not empty a persistent
+    output before the stage, so without this a file of an earlier run (a test set or a Figure 3
+    query no longer chosen) would stay in the output and its hash. Every write replaces its file
+    (softloc.io), so a file not written by this run is older than its start (1 s of slack for
+    coarse file clocks). A stage that fails removes nothing."""
+    start = time.time() - 1.0
+    yield
+    for folder in map(Path, folders):
+        for path in sorted(folder.rglob("*"), reverse=True) if folder.is_dir() else []:
+            if path.is_file() and path.stat().st_mtime < start:
+                logging.getLogger(__name__).info("removing %s: an earlier run's, not written by this one", path)
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
 
 
 def setup_logging() -> None:

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
 
-    params = stage_params(args.params)
+    params = stage_params(args.params, inputs=["data.raw_root"])
     root = params.data.raw_root
     log.info("cleaning the traversals of %s with %s", root, params.clean.model_dump())
     start = time.perf_counter()

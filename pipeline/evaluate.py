@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline import Run, run_stage, testset_dir
+from pipeline import Run, fresh_outputs, run_stage, testset_dir
 from softloc.config import Params
 from softloc.evaluate import RETRIEVALS, evaluate_testset
 from softloc.features import resolve_device, testset_features
@@ -86,8 +86,14 @@ def main() -> None:
     device = resolve_device(params.extract.device)
     net, info = load_model(run.model_dir / "model.pt", device)
     log.info("%s seed %d: model init %s", run.method, run.seed, info.get("init", "?"))
-    for testset in [run.testset] if run.testset else list(params.testsets):
-        evaluate_one(net, device, dataclasses.replace(run, testset=testset), params)
+    testsets = [run.testset] if run.testset else list(params.testsets)
+    cells = [dataclasses.replace(run, testset=t) for t in testsets]
+    # the whole (method, seed) when every test set runs (as dvc.yaml does), else that test set's folders
+    folders = [d.parent for d in (run.features_dir, run.eval_data_dir, run.eval_report_dir)] if not run.testset \
+        else [d for c in cells for d in (c.features_dir, c.eval_data_dir, c.eval_report_dir)]
+    with fresh_outputs(*folders):
+        for cell in cells:
+            evaluate_one(net, device, cell, params)
 
 
 if __name__ == "__main__":

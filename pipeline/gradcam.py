@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import Run, setup_logging, stage_params, testset_dir
+from pipeline import Run, fresh_outputs, setup_logging, stage_params, testset_dir
 from softloc.evaluate import RETRIEVALS
 from softloc.features import Whitening
 from softloc.gradcam import match_gradcam
@@ -67,13 +67,15 @@ def main() -> None:
             label = f"{method} (ours)" if method == ours else method
             rows[q].append(Figure3Row(label, np.asarray(reference_images[top1]), cams,
                                       float(retrievals[method].loc[q, "error_m"])))
-    for q in chosen:
-        title = f"{testset} {cfg.condition} query {queries['path'].iloc[q]} (seed {seed})"
-        draw_figure3(np.asarray(query_images[q]), rows[q], title, OUT / f"query_{q}.png")
-    write_json({"testset": testset, "seed": seed, "condition": cfg.condition, "rows": methods, "queries": [
-        {"row": q, "path": queries["path"].iloc[q],
-         "methods": {m: {"top1": int(retrievals[m].loc[q, "top1"]), "error_m": float(retrievals[m].loc[q, "error_m"])}
-                     for m in methods}} for q in chosen]}, OUT / "selection.json")
+    with fresh_outputs(OUT):   # a query no longer chosen leaves no figure behind
+        for q in chosen:
+            title = f"{testset} {cfg.condition} query {queries['path'].iloc[q]} (seed {seed})"
+            draw_figure3(np.asarray(query_images[q]), rows[q], title, OUT / f"query_{q}.png")
+        write_json({"testset": testset, "seed": seed, "condition": cfg.condition, "rows": methods, "queries": [
+            {"row": q, "path": queries["path"].iloc[q],
+             "methods": {m: {"top1": int(retrievals[m].loc[q, "top1"]),
+                             "error_m": float(retrievals[m].loc[q, "error_m"])} for m in methods}}
+            for q in chosen]}, OUT / "selection.json")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ log = logging.getLogger("pipeline.imagestore")
 
 def main() -> None:
     setup_logging()
-    params = stage_params()
+    params = stage_params(inputs=["data.raw_root"])
     raw_root = Path(params.data.raw_root)
     max_side = params.model.image_max_side
     for split in SPLITS:

@@ -13,7 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from pipeline import setup_logging, stage_params
+from pipeline import fresh_outputs, setup_logging, stage_params
 from softloc.io import read_parquet
 from softloc.report.lists import read_testsets, write_lists
 from softloc.schemas import SPLIT_IMAGES
@@ -26,7 +26,8 @@ def main() -> None:
     setup_logging()
     params = stage_params()
     train = read_parquet("data/processed/train_images.parquet", SPLIT_IMAGES)
-    paths = write_lists(train, read_testsets(list(params.testsets)), Path("reports/lists"))
+    with fresh_outputs("reports/lists"):
+        paths = write_lists(train, read_testsets(list(params.testsets)), Path("reports/lists"))
     log.info("wrote %d lists under reports/lists", len(paths))
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline import Run, setup_logging, stage_params, testset_dir
+from pipeline import Run, fresh_outputs, setup_logging, stage_params, testset_dir
 from softloc.evaluate import RETRIEVALS
 from softloc.io import read_parquet, write_json
 from softloc.schemas import TESTSET_IMAGES
@@ -52,21 +52,22 @@ def main() -> None:
     setup_logging()
     params = stage_params()
     summary: dict[str, Any] = {}
-    for testset, cfg in seasons_testsets(params.testsets).items():
-        dataset = cfg.dataset
-        reference = read_parquet(testset_dir(testset) / "reference.parquet", TESTSET_IMAGES)
-        queries = read_parquet(testset_dir(testset) / "queries.parquet", TESTSET_IMAGES)
-        summary[testset] = {}
-        for method in params.methods:
-            for seed in params.seeds:
-                top1 = top1_per_query(Run(method, seed, testset).eval_data_dir / "retrievals.parquet", len(queries))
-                path = submission_path(OUT, method, seed, testset, dataset)
-                write_submission(submission_lines(queries, reference, top1, dataset), path)
-                metrics = pose_metrics(queries, reference, top1, dataset)
-                write_json(metrics, path.parent / "pose_metrics.json")
-                summary[testset].setdefault(method, {})[f"seed{seed}"] = metrics.get("by_group", {})
-                if "all" in metrics:
-                    log.info("%s seed %s on %s: %s", method, seed, testset, metrics["all"])
+    with fresh_outputs(OUT):   # a method, seed or test set no longer in params leaves nothing behind
+        for testset, cfg in seasons_testsets(params.testsets).items():
+            dataset = cfg.dataset
+            reference = read_parquet(testset_dir(testset) / "reference.parquet", TESTSET_IMAGES)
+            queries = read_parquet(testset_dir(testset) / "queries.parquet", TESTSET_IMAGES)
+            summary[testset] = {}
+            for method in params.methods:
+                for seed in params.seeds:
+                    top1 = top1_per_query(Run(method, seed, testset).eval_data_dir / "retrievals.parquet", len(queries))
+                    path = submission_path(OUT, method, seed, testset, dataset)
+                    write_submission(submission_lines(queries, reference, top1, dataset), path)
+                    metrics = pose_metrics(queries, reference, top1, dataset)
+                    write_json(metrics, path.parent / "pose_metrics.json")
+                    summary[testset].setdefault(method, {})[f"seed{seed}"] = metrics.get("by_group", {})
+                    if "all" in metrics:
+                        log.info("%s seed %s on %s: %s", method, seed, testset, metrics["all"])
     write_json(summary, "reports/seasons.json")
 
 

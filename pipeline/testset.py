@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("name", help="a key of params.yaml `testsets`")
     name = parser.parse_args().name
     setup_logging()
-    params = stage_params()
+    params = stage_params(inputs=[f"testsets.{name}.{key}" for key in ("split", "images", "truth")])
     if name not in params.testsets:
         raise SystemExit(f"unknown test set {name!r}; params.yaml testsets: {sorted(params.testsets)}")
     cfg = params.testsets[name]

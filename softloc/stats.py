@@ -20,7 +20,11 @@ Intervals are scipy.stats.bootstrap's BCa intervals of one vector statistic: eve
 accuracy per (test set, condition), every method's mean over all conditions (the paper's mean:
 unweighted over the conditions of every test set), and the paired differences of one reference
 method against every other method's mean. "Paired": the same resampled stretches of road for
-every method and seed, so what the queries have in common cancels. With several seeds a method's
+every method and seed, so what the queries have in common cancels. The resampled block indices
+depend only on the seed and the test sets' block counts, never on the methods: a method's interval
+(and its difference to the reference) does not move when another method is added, changed or
+removed, as long as the blocks stay (softloc.report.analysis chooses the block length from the
+reference and baseline methods only, for that reason). With several seeds a method's
 accuracy is its mean over seeds; the intervals are conditional on those seeds (the spread over
 seeds is reported beside them). A statistic that every resample gives the same value (two
 identical methods, a condition at 0% or 100%) gets a zero-width interval at that value.

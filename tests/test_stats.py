@@ -122,3 +122,33 @@ def test_queries_at_one_place_count_once_in_the_spacing() -> None:
     block = choose_block_length(east, north, np.full(200, "pitt"), correct)
     assert block.spacing_m == pytest.approx(12.0)
     assert block.block_m >= 12.0
+
+
+def test_a_rows_intervals_do_not_depend_on_the_other_methods_at_fixed_blocks() -> None:
+    """A guard: the resamples come from the seed and the block counts alone (with a generator drawn
+    per method set, adding a method would move every row)."""
+    rng = np.random.default_rng(3)
+    east, north = road(300)
+    blocks, conditions = grid_blocks(east, north, 10.0), np.full(300, "night")
+    soft, triplet, base = (segment_correctness(rng, 300, 10, lo, hi) for lo, hi in [(0.5, 0.9), (0.3, 0.8), (0.2, 0.6)])
+
+    def intervals(extra: dict[str, np.ndarray]):
+        correct = {"soft": soft, "triplet": triplet, **extra, "base": base}
+        result = bootstrap_accuracy([Outcomes("car", blocks, conditions, correct)], reference="soft",
+                                    n_resamples=300, baseline="base")
+        rows = [result.accuracy.set_index("method").loc["triplet"].to_numpy(),
+                result.difference.set_index("method").loc["triplet"].to_numpy(),
+                result.gain.set_index("method").loc["triplet"].to_numpy()]
+        return rows, result
+
+    alone, _ = intervals({})
+    for extra in ({"new": segment_correctness(rng, 300, 10, 0.1, 0.9)},
+                  {"new": segment_correctness(rng, 300, 10, 0.4, 0.5)}):
+        with_other, result = intervals(extra)
+        for a, b in zip(alone, with_other):
+            np.testing.assert_array_equal(a, b)
+        assert "new" in set(result.difference["method"])
+    # the rows do depend on the params seed and on the pair: not one fixed stream for every row
+    other_seed = bootstrap_accuracy([Outcomes("car", blocks, conditions, {"soft": soft, "triplet": triplet})],
+                                    reference="soft", n_resamples=300, seed=1).difference.iloc[0]
+    assert (other_seed["low"], other_seed["high"]) != tuple(alone[1][1:3])

@@ -6,10 +6,8 @@ curves, DVC plot data and one HTML page, from every (method, seed, test set) eva
     reports/figures/*.png        softloc.report.figures
     reports/plots/*.csv          data of the DVC plots (softloc.report.plotdata)
     reports/report_inputs.json   every file read with its SHA-256 (`python -m softloc.report --check`)
-    reports/metrics.json         DVC metrics for `dvc exp show`: per method, accuracy at the headline
-                                 threshold (mean over seeds) per condition and the mean; its keys
-                                 (soft.mean, soft.night) are in no other metrics file, so DVC prints
-                                 them without the file path
+    reports/metrics.json         the one DVC metric, compact: per method mean, night, recall@1,
+                                 kept_initial, best_step (softloc.report.dvc_metrics)
 
 Table 1 holds the test sets of params report.table1 (the paper: RobotCar and Pittsburgh); the
 Seasons sets have Table 2. Figures 2 and 3 and the image lists come from their own stages.
@@ -29,6 +27,7 @@ from softloc.config import Params, Testset
 from softloc.io import read_parquet, write_json, write_text
 from softloc.report import figures
 from softloc.report.analysis import Table1, build_table1
+from softloc.report.dvc_metrics import compact_metrics
 from softloc.report.figure2 import figure2_section
 from softloc.report.figure3 import FIGURE3_DIR, figure3_section
 from softloc.report.lists import lists_section, read_testsets
@@ -106,29 +105,13 @@ def build_report(params: Params, root: Path = Path(".")) -> dict[str, Path]:
     manifest = write_manifest_text(inputs.hashes)
     paths["table"], paths["index"], paths["manifest"] = out / "table1.md", out / "index.html", root / MANIFEST
     paths["metrics"] = out / "metrics.json"
-    write_json(headline_metrics(table), paths["metrics"])
+    write_json(compact_metrics(results, table, params.methods), paths["metrics"])
     cited = references(params.methods)
     write_text(markdown_page(TITLE, git, provenance, sections, cited, CHECK_COMMAND), paths["table"])
     write_text(html_page(TITLE, git, provenance, sections, cited, params_text(root / "params.yaml"), manifest,
                          CHECK_COMMAND), paths["index"])
     write_text(manifest, paths["manifest"])
     return paths
-
-
-def headline_metrics(table: Table1) -> dict[str, Any]:
-    """{method: {"mean": .., <condition>: ..}}: percent at the headline threshold, mean over seeds,
-    for every method (identical ones repeat their row's numbers). A condition name that two test
-    sets share becomes "<test set>_<condition>", so keys stay short and unique (dvc exp show
-    prints a key without its file path only when no other metrics file has it)."""
-    conditions = [c for _, c in table.columns[:-1]]
-    out: dict[str, Any] = {}
-    for row, members in table.groups.items():
-        values = {"mean": round(float(table.mean.at[row, ("", "mean", table.headline)]), 2)}
-        for t, c in table.columns[:-1]:
-            key = c if conditions.count(c) == 1 else f"{t}_{c}"
-            values[key] = round(float(table.mean.at[row, (t, c, table.headline)]), 2)
-        out.update({m: values for m in members})
-    return out
 
 
 def report_sections(results: Results, table: Table1, labels: dict[str, str], marks: dict[str, str], single: bool,

@@ -122,7 +122,11 @@ def bootstrap_rows(results: Results, rows: list[str], reference: str | None, bas
                    ) -> tuple[Intervals, dict[str, BlockLength], dict[str, float]]:
     """Block-bootstrap intervals at the headline threshold for every row, the reference row's
     paired difference against every other row and every row's paired gain over the baseline row
-    (softloc.stats, as params report.bootstrap says); with the block lengths."""
+    (softloc.stats, as params report.bootstrap says); with the block lengths. The block length is
+    chosen from the reference and baseline rows' correctness (every row's when params names
+    neither), so that a change to another method does not move the blocks, and with them every
+    other row's interval."""
+    anchors = [r for r in dict.fromkeys((reference, baseline)) if r in rows] or rows
     outcomes, blocks, used = [], {}, {}
     for t in results.localized_testsets():
         correct = {m: np.stack([correct_at(results.run(m, s, t), headline_m) for s in results.seeds])
@@ -132,7 +136,7 @@ def bootstrap_rows(results: Results, rows: list[str], reference: str | None, bas
         queries = results.queries[t].iloc[retrievals["query"].to_numpy()[known]]
         east, north = queries["easting"].to_numpy(), queries["northing"].to_numpy()
         conditions = retrievals["condition"].to_numpy(str)[known]
-        blocks[t] = choose_block_length(east, north, conditions, np.concatenate(list(correct.values())))
+        blocks[t] = choose_block_length(east, north, conditions, np.concatenate([correct[r] for r in anchors]))
         used[t] = cfg.block_m if cfg.block_m is not None else blocks[t].block_m
         outcomes.append(Outcomes(t, grid_blocks(east, north, used[t]), conditions, correct))
     intervals = bootstrap_accuracy(outcomes, reference, confidence=cfg.confidence,

@@ -2,12 +2,15 @@
 
 Every entry also goes to the run's history (TrainState.history, kept in checkpoints), so a
 resumed run starts its logs afresh and replays the history into them: the logs of a killed and
-resumed run equal those of an uninterrupted one.
+resumed run equal those of an uninterrupted one. dvclive writes into a temporary sibling folder;
+`finish` moves its files over the report folder's, so a run that fails before then leaves the
+previous run's logs and metrics.json as they were (dvc.yaml keeps outputs of a failed stage).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ class RunLog:
 
     def __init__(self, report_dir: str | os.PathLike, is_main: bool) -> None:
         self.report_dir, self.is_main = Path(report_dir), is_main
+        self.staging = self.report_dir.parent / f".{self.report_dir.name}.live.tmp"
         self.live: Any = None
 
     def open(self, history: list[dict[str, float]]) -> None:
@@ -27,7 +31,8 @@ class RunLog:
             return
         from dvclive import Live
 
-        self.live = Live(dir=str(self.report_dir), save_dvc_exp=False, dvcyaml=False, report=None)
+        shutil.rmtree(self.staging, ignore_errors=True)   # left by a killed run: the history replays it
+        self.live = Live(dir=str(self.staging), save_dvc_exp=False, dvcyaml=False, report=None)
         for entry in history:
             self._log(entry)
 
@@ -43,6 +48,22 @@ class RunLog:
             self.open(st.history)
         self.live.summary.update({k: v for k, v in summary.items() if k not in ("method", "init", "backbone")})
         self.live.end()
+        self._publish()
+
+    def _publish(self) -> None:
+        """Move each file and folder dvclive wrote over its namesake in the report folder."""
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        for item in sorted(self.staging.iterdir()):
+            target = self.report_dir / item.name
+            if item.is_dir() and target.exists():
+                old = self.report_dir / f".{item.name}.old.tmp"
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(target, old)
+                os.replace(item, target)
+                shutil.rmtree(old)
+            else:
+                os.replace(item, target)
+        self.staging.rmdir()
 
     def _log(self, entry: dict[str, float]) -> None:
         self.live.step = int(entry["step"])
