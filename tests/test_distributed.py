@@ -43,7 +43,8 @@ def train_weights(tmp: Path) -> dict:
     trainer.feed.close()
     assert not torch.equal(first, trainer.net.backbone[0].weight)  # it trained
     return {"weights": {k: v.detach().clone() for k, v in trainer.net.state_dict().items()},
-            "processes": trainer.placement.world.size, "steps": trainer.state.global_step}
+            "processes": trainer.placement.world.size, "steps": trainer.state.global_step,
+            "logged": trainer.run_log.live is not None and trainer.run_log.staging.exists()}
 
 
 def process(rank: int, world_size: int, port: int, tmp: Path) -> None:
@@ -51,8 +52,10 @@ def process(rank: int, world_size: int, port: int, tmp: Path) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     try:
-        torch.save(train_weights(tmp / f"rank{rank}"), tmp / f"run{rank}.pt")
-        assert (tmp / f"rank{rank}" / "reports").exists() == (rank == 0)  # rank 0 alone logs
+        run = train_weights(tmp / f"rank{rank}")
+        assert run.pop("logged") == (rank == 0)  # rank 0 alone logs (into its staging folder until the run ends)
+        torch.save(run, tmp / f"run{rank}.pt")
+        assert not (tmp / f"rank{rank}" / "reports").exists() or rank == 0
     finally:
         dist.destroy_process_group()
 

@@ -351,6 +351,7 @@ def test_full_size_report_fits_the_time_budget(tmp_path: Path) -> None:
     methods = {f"m{i:02d}": {"loss": loss, "r1": 10, "r2": 25, "n_extra": 1 if "quadruplet" in loss else 0}
                for i, loss in enumerate(losses)}
     methods["soft"] = methods.pop("m00")
+    methods["offtheshelf"] = methods.pop(f"m{len(losses) - 1:02d}")   # report.baseline: the untrained network
     params = fake_params(methods, seeds=[0, 1, 2], resamples=2000)
     write_layout(tmp_path, params.methods, seeds=[0, 1, 2], road_m=1200,
                  conditions_on_road=("night", "overcast", "snow", "sunny"), scattered=1000)
