@@ -16,7 +16,7 @@ on the content. A shared machine only makes steps slower: read the numbers as up
 
 `--cached` blocks: the same step from the frozen part's output computed once beforehand
 (EfficientNetLite0.input_to_block under no_grad), as the Trainer's per-run cache feeds it
-(softloc.training.trunk_cache); the cache read itself (a few hundred kB from a memory map,
+(softloc.models.trunk_memo); the cache read itself (a few hundred kB from a memory map,
 prepared in the feed's worker thread) is not timed.
 """
 

@@ -98,7 +98,7 @@ class TrainCheck:
 
         def once() -> float:
             start = time.perf_counter()
-            tr.state.cache = refresh_cache(tr.net, self.data, self.window, np.random.default_rng(1), self.train_section, tr.placement)
+            tr.state.cache = refresh_cache(tr.net, tr.sources.train, self.window, np.random.default_rng(1), self.train_section, tr.placement)
             sync(self.device)
             return time.perf_counter() - start
 

@@ -5,7 +5,9 @@
 Reads models/<method>/seed<seed>/model.pt and each test set of params `testsets`, in the order
 listed (data/testsets/<testset>/: its tables and image stores; for `pca_fit: train` also
 data/processed/images/train_images.npy); a third argument evaluates that test set alone (for
-debugging). Per test set: fits the PCA whitening where the test set says, extracts the whitened
+debugging). With a frozen lower trunk (model.train_from_block), the stores pass through it once,
+shared by every method (softloc.models.trunk_memo, models/.trunk/), and the trained part runs on
+that. Per test set: fits the PCA whitening where the test set says, extracts the whitened
 features, retrieves every query among the references (within its camera) and measures. Writes
 data/features/<method>/seed<seed>/<testset>/{pca.npz,reference.npy,queries.npy} (the map that
 `softloc localize` and Figure 3 use), data/eval/<method>/seed<seed>/<testset>/retrievals.parquet
@@ -37,6 +39,8 @@ from softloc.features import resolve_device, testset_features
 from softloc.imagestore import open_store
 from softloc.io import read_parquet, save_npy, write_csv, write_json, write_parquet
 from softloc.models import load_model
+from softloc.models.trained_part import TrainedPart
+from softloc.models.trunk_memo import frozen_trunk_outputs
 from softloc.pca import save_pca
 from softloc.schemas import TESTSET_IMAGES
 
@@ -57,14 +61,26 @@ def read_testset(name: str) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarr
     return tables, stores
 
 
+def channels_first(batch: torch.Tensor) -> torch.Tensor:
+    """A batch of memoised trunk outputs (B, h, w, C) as the trained part's input (B, C, h, w)."""
+    return batch.permute(0, 3, 1, 2)
+
+
 def evaluate_one(net: torch.nn.Module, device: torch.device, run: Run, params: Params) -> None:
     """Features, PCA, retrievals and measures of one (method, seed, test set): its files written."""
     tables, stores = read_testset(run.testset)
     pca_fit = params.testsets[run.testset].pca_fit
-    features = testset_features(net, stores["reference"], stores["queries"], pca_fit,
-                                open_store(TRAIN_STORE) if pca_fit == "train" else None, params.pca,
+    if pca_fit == "train":
+        stores["train"] = open_store(TRAIN_STORE)
+    forward, preprocess = net, net.preprocess
+    if net.spec.train_from_block is not None:  # the frozen trunk's outputs, shared by every method
+        amp = torch.float16 if device.type == "cuda" else None  # as extract_features runs the network
+        stores = {name: frozen_trunk_outputs(net, net.spec, store, params.extract.batch_size, device, amp)
+                  for name, store in stores.items()}
+        forward, preprocess = TrainedPart(net, net.spec), channels_first
+    features = testset_features(forward, stores["reference"], stores["queries"], pca_fit, stores.get("train"), params.pca,
                                 batch_size=params.extract.batch_size, device=device,
-                                desc=f"{run.method} seed {run.seed} {run.testset}")
+                                desc=f"{run.method} seed {run.seed} {run.testset}", preprocess=preprocess)
     log.info("%s seed %d on %s: PCA fitted on %s", run.method, run.seed, run.testset, features.fitted_on)
     save_pca(features.pca, run.features_dir / "pca.npz")
     save_npy(features.reference, run.features_dir / "reference.npy")

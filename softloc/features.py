@@ -119,15 +119,18 @@ class TestsetFeatures:
 
 def testset_features(net: torch.nn.Module, reference_images: np.ndarray, query_images: np.ndarray,
                      pca_fit: str, train_images: np.ndarray | None, pca_cfg: config.Pca, *, batch_size: int,
-                     device: torch.device, desc: str = "") -> TestsetFeatures:
+                     device: torch.device, desc: str = "", preprocess: Preprocess | None = None) -> TestsetFeatures:
     """Whitened, L2-normalised features of a test set's references and queries.
 
     The PCA (params `pca`) is fitted on a seeded subset of `pca.fit_images` rows of either the
     training images (`pca_fit: train`, RobotCar) or the test set's own references (`reference`, as
     the paper does for Pittsburgh and the Seasons sets: their raw features are reused, no second
-    forward pass).
+    forward pass). `preprocess` maps a batch of the stores to `net`'s input (default: `net.preprocess`,
+    the stores holding images; the evaluate stage passes a frozen trunk's memoised outputs and the
+    trained part instead).
     """
-    raw = {name: extract_features(net, store, net.preprocess, batch_size=batch_size, device=device,
+    preprocess = net.preprocess if preprocess is None else preprocess
+    raw = {name: extract_features(net, store, preprocess, batch_size=batch_size, device=device,
                                   desc=f"{desc} {name}")
            for name, store in (("reference", reference_images), ("queries", query_images))}
     n_fit, seed = pca_cfg.fit_images, pca_cfg.seed
@@ -136,7 +139,7 @@ def testset_features(net: torch.nn.Module, reference_images: np.ndarray, query_i
         fit_features, fitted_on = raw["reference"][rows], f"{len(rows)} reference images"
     elif pca_fit == "train" and train_images is not None:
         rows = fit_rows(len(train_images), n_fit, seed)
-        fit_features = extract_features(net, train_images, net.preprocess, batch_size=batch_size, device=device,
+        fit_features = extract_features(net, train_images, preprocess, batch_size=batch_size, device=device,
                                         rows=rows, desc=f"{desc} pca")
         fitted_on = f"{len(rows)} of {len(train_images)} training images"
     else:

@@ -47,7 +47,7 @@ def test_lite0_below_the_cut_stays_frozen_in_training(world, tmp_path) -> None:
     """train_from_block 8: two Adam steps move blocks 8-10 and NetVLAD and nothing below block 8;
     no BatchNorm statistic moves anywhere."""
     train = train_with(epochs=1, max_steps_per_epoch=2, checkpoint_every_steps=0, val_every_steps=0)
-    trainer = Trainer("triplet", TRIPLET, LITE, train, 0, world, tmp_path / "r", tmp_path / "s")
+    trainer = Trainer("triplet", TRIPLET, LITE, train, 0, world, tmp_path / "r", tmp_path / "s", trunk_root=tmp_path / "t")
     backbone = trainer.net.backbone
     frozen = {n for n, p in backbone.named_parameters() if not p.requires_grad}
     assert frozen == {n for n, _ in backbone.named_parameters() if n.startswith(("_conv_stem", "_bn0", *(f"_blocks.{i}." for i in range(8))))}
@@ -116,7 +116,7 @@ def test_lites_frozen_batchnorm_is_not_synchronised_under_torchrun() -> None:
 def test_a_step_from_the_frozen_trunk_cache_equals_a_step_from_the_images(world, tmp_path) -> None:
     """The cache holds the frozen part's output of every training image; the trained part on it
     gives the whole network's descriptors and loss on the images (to 1e-5)."""
-    trainer = Trainer("triplet", TRIPLET, LITE, train_with(), 0, world, tmp_path / "r", tmp_path / "s")
+    trainer = Trainer("triplet", TRIPLET, LITE, train_with(), 0, world, tmp_path / "r", tmp_path / "s", trunk_root=tmp_path / "t")
     reference = copy.deepcopy(trainer.net).eval()
     trainer.step_net = trainer.trained_part()
     store = trainer.feed.store
@@ -135,13 +135,40 @@ def test_a_step_from_the_frozen_trunk_cache_equals_a_step_from_the_images(world,
     assert loss == pytest.approx(expected_loss, abs=1e-5)
 
 
-def test_a_cached_run_ends_without_its_cache_file(world, tmp_path) -> None:
+def test_the_frozen_trunk_is_computed_once_for_every_run_and_split(world, tmp_path, monkeypatch) -> None:
+    """A second run (another method and seed) reads the first run's memo: no frozen-trunk forward;
+    a changed image store gets a file of its own."""
+    from softloc.models import trunk_memo
+
     train = train_with(epochs=1, max_steps_per_epoch=2, checkpoint_every_steps=0)
-    trainer = Trainer("triplet", TRIPLET, LITE, train, 0, world, tmp_path / "r", tmp_path / "s")
-    trainer.run()
-    assert list((tmp_path / "s").rglob("frozen_trunk*.npy"))
-    trainer.finish(tmp_path / "model.pt")
-    assert not list((tmp_path / "s").rglob("frozen_trunk*")) and (tmp_path / "model.pt").is_file()
+    Trainer("triplet", TRIPLET, LITE, train, 0, world, tmp_path / "r", tmp_path / "s", trunk_root=tmp_path / "t").run()
+    files = sorted((tmp_path / "t").glob("*.npy"))
+    assert len(files) == 3  # training, validation reference, validation queries
+    calls = []
+    monkeypatch.setattr(trunk_memo, "frozen_output", lambda *a: calls.append(1))
+    second = Trainer("triplet", TRIPLET.model_copy(update={"margin": 0.3}), LITE, train, 1, world, tmp_path / "r2", tmp_path / "s2",
+                     trunk_root=tmp_path / "t")
+    assert not calls and sorted((tmp_path / "t").glob("*.npy")) == files
+    assert any(np.array_equal(second.sources.train.store, np.load(f)) for f in files)
+    changed = np.array(world.val_queries.images)
+    changed[0, 0, 0, 0] ^= 1
+    monkeypatch.undo()
+    trunk_memo.frozen_trunk_outputs(second.net, LITE, changed, 8, torch.device("cpu"), None, tmp_path / "t")
+    assert len(list((tmp_path / "t").glob("*.npy"))) == 4 and not list((tmp_path / "t").glob(".*tmp*"))
+
+
+def test_validation_on_the_memo_equals_validation_on_the_images(world, tmp_path) -> None:
+    """The trained part on the memoised trunk output validates as the whole network on the images."""
+    from softloc.config import Pca
+    from softloc.training.embedding import Source, Sources
+    from softloc.training.validation import validate
+
+    trainer = Trainer("triplet", TRIPLET, LITE, train_with(), 0, world, tmp_path / "r", tmp_path / "s", trunk_root=tmp_path / "t")
+    images = Sources(Source(world.train.images), Source(world.val_reference.images), Source(world.val_queries.images))
+    pca = Pca(dim=8, fit_images=40, seed=0, eps=1e-9)
+    for whitening in (None, pca):
+        on_memo = validate(trainer.net, world, trainer.sources, trainer.train, whitening, trainer.placement)
+        assert on_memo == validate(trainer.net, world, images, trainer.train, whitening, trainer.placement)
 
 
 @pytest.mark.parametrize("model", [

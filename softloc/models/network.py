@@ -29,6 +29,7 @@ class LocalizationNet(nn.Module):
         self.backbone = backbone
         self.pool = NetVLAD(clusters, backbone.out_channels)
         self.input_norm: InputNorm = getattr(backbone, "input_norm", IMAGENET_NORM)
+        self.spec: Model | None = None  # the params `model` it was built from (build_network sets it)
 
     @property
     def dim(self) -> int:
@@ -57,9 +58,11 @@ def build_network(model: Model, seed: int) -> LocalizationNet:
 
     Random layers are drawn from `seed` without touching the global RNG, so every method of one
     seed starts from the same network. The network is channels_last in memory, like
-    `preprocess`'s output (faster convolutions on CPU and with AMP on CUDA).
+    `preprocess`'s output (faster convolutions on CPU and with AMP on CUDA). It keeps `model` as
+    its `spec`, so a loaded network says where its trunk is frozen (softloc.models.trunk_memo).
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = LocalizationNet(build_backbone(model), model.clusters)
+    net.spec = model
     return net.to(memory_format=torch.channels_last)

@@ -6,7 +6,7 @@ nothing below the cut: a training step pays its forward but no backward there, a
 the trainable parameters alone. Its BatchNorm is frozen too: EfficientNet-Lite's BatchNorm never
 updates its statistics (efficientnet_lite.FrozenStatsBatchNorm2d), and its scale and shift below
 the cut no longer train; VGG-16 has no normalisation layer. As the frozen part's output for an
-image never changes, `frozen_output` computes it once (softloc.training.trunk_cache) and
+image never changes, `frozen_output` computes it once (softloc.models.trunk_memo) and
 `TrainedPart` runs the rest: TrainedPart(net, model)(frozen_output(backbone, model, x)) = net(x).
 
 Where the cut lies, per backbone:
@@ -85,6 +85,11 @@ class TrainedPart(nn.Module):
         self.net = net
         self.model = model
         self.start = len(frozen_modules(net.backbone, model))
+
+    @property
+    def dim(self) -> int:
+        """Length of the global descriptor, as the whole network's."""
+        return self.net.dim
 
     def forward(self, h: Tensor) -> Tensor:
         backbone = self.net.backbone

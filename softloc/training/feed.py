@@ -15,7 +15,7 @@ import torch
 
 from softloc.training.data import TrainData
 from softloc.training.device import Placement
-from softloc.training.embedding import embed
+from softloc.training.embedding import Source, embed
 from softloc.training.mining import MiningCache, TupleSampler, TupleSpec
 from softloc.training.prefetch import Prefetcher, StepBatch, host_batch, read_images
 
@@ -45,17 +45,18 @@ def refresh_due(step_in_epoch: int, refresh_steps: int) -> bool:
     return step_in_epoch % refresh_steps == 0
 
 
-def refresh_cache(net: torch.nn.Module, data: TrainData, anchors: np.ndarray, rng: np.random.Generator, train: Train, placement: Placement) -> MiningCache:
-    """Features of `train.mining.cache_size` random training images and of the coming `anchors`."""
-    n = len(data.train.images)
+def refresh_cache(net: torch.nn.Module, images: Source, anchors: np.ndarray, rng: np.random.Generator, train: Train, placement: Placement) -> MiningCache:
+    """Features of `train.mining.cache_size` random training images and of the coming `anchors`
+    (`images`: the training split's source, its images or their frozen-trunk output)."""
+    n = len(images.store)
     rows = np.sort(rng.choice(n, min(train.mining.cache_size, n), replace=False))
     batch, device, amp = train.eval_batch_size, placement.device, placement.amp
     anchor_rows = np.unique(anchors)
     return MiningCache(
         rows=rows,
-        features=embed(net, data.train.images, rows, device, batch, amp),
+        features=embed(net, images, rows, device, batch, amp),
         anchor_rows=anchor_rows,
-        anchor_features=embed(net, data.train.images, anchor_rows, device, batch, amp),
+        anchor_features=embed(net, images, anchor_rows, device, batch, amp),
     )
 
 

@@ -14,20 +14,20 @@ from tqdm import tqdm
 
 from softloc.losses import TupleBatch, build_loss
 from softloc.models import build_network, save_model
-from softloc.models.trained_part import TrainedPart, freeze_lower_trunk, trainable_parameters
+from softloc.models.trained_part import freeze_lower_trunk, trainable_parameters
+from softloc.models.trunk_memo import MEMO_ROOT
 from softloc.training import distributed
 from softloc.training.data import TrainData
 from softloc.training.device import place, training_forward
-from softloc.training.embedding import init_clusters
+from softloc.training.embedding import init_clusters, split_sources
 from softloc.training.feed import EpochPlan, TupleFeed, refresh_cache, refresh_due, tuple_spec
 from softloc.training.live import RunLog
 from softloc.training.prefetch import StepBatch
 from softloc.training.state import Checkpoints, TrainState, run_key, run_summary
-from softloc.training.trunk_cache import build_trunk_cache
 from softloc.training.validation import Validator
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
-    from softloc.config import Method, Model, Train
+    from softloc.config import Method, Model, Pca, Train
 
 
 class Trainer:
@@ -37,12 +37,15 @@ class Trainer:
     `seed` draws every choice of training; `network_seed` (default `seed`) the initial weights.
     A method without a loss (`loss: none`) gets no feed or optimizer: it is validated as initialised.
     The trunk below `model.train_from_block` is frozen (softloc.models.trained_part): Adam gets the
-    trainable parameters only, and each step reads the frozen part's output from a per-run cache
-    (softloc.training.trunk_cache) and runs the trained part alone.
+    trainable parameters only, and each step, validation and mining-cache refresh reads the frozen
+    part's output, computed once per image and shared by every run (softloc.models.trunk_memo, in
+    `trunk_root`), and runs the trained part alone. `pca` (params `pca`) makes validation measure
+    the test's whitened descriptors (softloc.training.validation).
     """
 
     def __init__(self, name: str, method: Method, model: Model, train: Train, seed: int, data: TrainData,
-                 report_dir: str | os.PathLike, resume_root: str | os.PathLike, network_seed: int | None = None) -> None:
+                 report_dir: str | os.PathLike, resume_root: str | os.PathLike, network_seed: int | None = None, *,
+                 pca: Pca | None = None, trunk_root: str | os.PathLike = MEMO_ROOT) -> None:
         self.name, self.model, self.train, self.seed, self.data = name, model, train, seed, data
         self.network_seed = seed if network_seed is None else network_seed
         self.init = model.init  # the summary's and model file's init ("checkpoint": an imported network)
@@ -55,7 +58,8 @@ class Trainer:
         self.checkpoints = Checkpoints(resume_root, name, key, world.is_main)
         self.state = TrainState()
         self.run_log = RunLog(report_dir, world.is_main)
-        self.validate = Validator(data, train, self.placement, self.run_log)
+        self.sources = split_sources(self.net, model, data, train.eval_batch_size, self.placement, trunk_root)
+        self.validate = Validator(data, self.sources, train, pca, self.placement, self.run_log)
         if self.loss_fn is None:
             return
         self.loss_fn = self.loss_fn.to(device)
@@ -122,10 +126,9 @@ class Trainer:
         alone, the feed then reading the frozen part's cached output instead of the images."""
         if self.model.train_from_block is None:
             return self.net
-        path = self.checkpoints.dir / f"frozen_trunk.rank{self.placement.world.rank}.npy"
-        self.feed.store = build_trunk_cache(self.net, self.model, self.data.train.images, path, self.train.eval_batch_size, self.placement)
+        self.feed.store = self.sources.train.store
         self.cached = True
-        return TrainedPart(self.net, self.model)
+        return self.sources.train.part
 
     def run_epoch(self, plan: EpochPlan) -> None:
         """The steps left of the current epoch: mining-cache refreshes, steps, validations, checkpoints."""
@@ -142,7 +145,7 @@ class Trainer:
             start = time.perf_counter()
             if self.feed.spec.n_hard > 0 and refresh_due(s, refresh):
                 window = plan.schedule[st.global_step * b : (st.global_step + min(refresh, n_steps - s)) * b]
-                st.cache = refresh_cache(self.net, self.data, window, np.random.default_rng([self.seed, st.global_step, 1]), train, self.placement)
+                st.cache = refresh_cache(self.net, self.sources.train, window, np.random.default_rng([self.seed, st.global_step, 1]), train, self.placement)
             batch = self.feed.step_batch(order, st.epoch, s, n_steps, st.cache)
             loss = self.train_step(batch)
             seconds = time.perf_counter() - start

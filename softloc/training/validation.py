@@ -1,5 +1,6 @@
-"""Validation during training: top-1 accuracy on the validation split, the best weights so far,
-and early stopping after `train.patience` validations without improvement."""
+"""Validation during training: top-1 accuracy on the validation split, measured on the descriptors
+the test reads (PCA-whitened), the best weights so far, and early stopping after `train.patience`
+validations without improvement."""
 
 from __future__ import annotations
 
@@ -9,30 +10,41 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from softloc.features import Whitening
 from softloc.metrics import accuracy_at, retrieval_errors
+from softloc.pca import fit_pca, fit_rows
 from softloc.retrieval import search_top1
 from softloc.training.data import TrainData
 from softloc.training.device import Placement
-from softloc.training.embedding import embed
+from softloc.training.embedding import Sources, embed
 from softloc.training.live import RunLog
 from softloc.training.state import TrainState
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
-    from softloc.config import Train
+    from softloc.config import Pca, Train
 
 log = logging.getLogger(__name__)
 
 
-def validate(net: torch.nn.Module, data: TrainData, train: Train, placement: Placement) -> float:
+def validate(net: torch.nn.Module, data: TrainData, sources: Sources, train: Train, pca: Pca | None, placement: Placement) -> float:
     """Top-1 accuracy within train.val_threshold_m of the validation queries against the validation reference.
 
-    At most train.val_max_queries queries, evenly spaced over the split's rows (every condition), keep it cheap.
+    At most train.val_max_queries queries, evenly spaced over the split's rows (every condition).
+    With `pca` (params `pca`), the descriptors are those the test reads: PCA-whitened, the PCA
+    fitted on a seeded subset of `pca.fit_images` training images as the evaluate stage fits it for
+    RobotCar (`pca_fit: train`), so early stopping keeps the weights the test would rank best.
+    Without it, the network's raw descriptors.
     """
     batch, device, amp = train.eval_batch_size, placement.device, placement.amp
-    n = len(data.val_queries.images)
+    n = len(sources.val_queries.store)
     queries = np.unique(np.linspace(0, n - 1, min(n, train.val_max_queries)).round().astype(np.int64))
-    ref = embed(net, data.val_reference.images, None, device, batch, amp)
-    qry = embed(net, data.val_queries.images, queries, device, batch, amp)
+    ref = embed(net, sources.val_reference, None, device, batch, amp)
+    qry = embed(net, sources.val_queries, queries, device, batch, amp)
+    if pca is not None:
+        fit = embed(net, sources.train, fit_rows(len(sources.train.store), pca.fit_images, pca.seed), device, batch, amp)
+        whitening = Whitening(fit_pca(fit, dim=pca.dim, eps=pca.eps))
+        with torch.inference_mode():
+            ref, qry = (whitening(torch.from_numpy(f)).numpy() for f in (ref, qry))
     errors = retrieval_errors(data.val_reference.xy, data.val_queries.xy[queries], search_top1(ref, qry))
     return accuracy_at(errors, train.val_threshold_m)
 
@@ -41,12 +53,12 @@ class Validator:
     """Validates a network into a run's state: logs the accuracy, keeps the best weights, counts
     rounds without improvement and sets state.stopped when they reach train.patience."""
 
-    def __init__(self, data: TrainData, train: Train, placement: Placement, run_log: RunLog) -> None:
-        self.data, self.train, self.placement, self.run_log = data, train, placement, run_log
+    def __init__(self, data: TrainData, sources: Sources, train: Train, pca: Pca | None, placement: Placement, run_log: RunLog) -> None:
+        self.data, self.sources, self.train, self.pca, self.placement, self.run_log = data, sources, train, pca, placement, run_log
 
     def __call__(self, net: torch.nn.Module, st: TrainState) -> float:
         """Validate `net` at st.global_step and update `st`; returns the accuracy."""
-        acc = validate(net, self.data, self.train, self.placement)
+        acc = validate(net, self.data, self.sources, self.train, self.pca, self.placement)
         self.run_log.record(st, {"step": st.global_step, "val/top1": acc})
         st.last_val_step = st.global_step
         if acc > st.best_acc:
