@@ -96,8 +96,8 @@ def method_section(entry: dict[str, Any]) -> Section:
 def configs(sizes: Sizes, device: torch.device, params: dict[str, Any]) -> tuple[Section, Section, Section]:
     """(method, model, train) sections: params.yaml's, with the check's sizes on top (seed 0)."""
     # config.Model's defaults of the optional keys params.yaml leaves unset (no pydantic here)
-    model = {"lite_last_block": 10, "train_from_block": None, **params["model"], "backbone": sizes.backbone, "init": "random", "clusters": sizes.clusters,
-             "image_max_side": sizes.max_side}
+    model = {**params["model"], "backbone": sizes.backbone, "init": "random", "clusters": sizes.clusters,
+             "image_max_side": sizes.max_side, "lite_last_block": 10, "train_from_block": None}  # the whole trunk trains
     if sizes.small_channels:
         model["small_channels"] = list(sizes.small_channels)
     train = {**params["train"], "device": device.type, "amp": "bf16", "batch_tuples": sizes.tuples,

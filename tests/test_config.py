@@ -6,6 +6,7 @@ The full table of bad params and bad inputs, stage by stage, is tests/test_fault
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_errors_are_one_line_naming_the_key(edit, message: str) -> None:
 
 
 def test_a_key_given_twice_is_an_error_naming_the_file(tmp_path: Path) -> None:
-    text = (ROOT / "params.yaml").read_text().replace("  lr: 5.0e-4\n", "  lr: 5.0e-4\n  lr: 1.0e-2\n")
+    text = re.sub(r"^(  lr: \S+)$", r"\1\n  lr: 1.0e-2", (ROOT / "params.yaml").read_text(), count=1, flags=re.M)
     (tmp_path / "params.yaml").write_text(text)
     with pytest.raises(ParamsError, match=r"params.yaml: .*key 'lr' given twice"):
         load_params(tmp_path / "params.yaml")

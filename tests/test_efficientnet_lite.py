@@ -185,10 +185,10 @@ def test_model_file_round_trip(tmp_path) -> None:
 def test_params_accept_lite0_imagenet_without_a_weights_path() -> None:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     lite = copy.deepcopy(raw)
-    lite["model"].update(backbone="efficientnet_lite0", init="imagenet", weights="", lite_last_block=7)
+    lite["model"].update(backbone="efficientnet_lite0", init="imagenet", weights="", lite_last_block=7, train_from_block=5)
     assert validate_params(lite).model.lite_last_block == 7
     small = copy.deepcopy(raw)
-    small["model"].update(backbone="small", init="imagenet")
+    small["model"].update(backbone="small", init="imagenet", train_from_block=None)
     with pytest.raises(ParamsError, match="model.init"):
         validate_params(small)
     vgg = copy.deepcopy(raw)
@@ -200,15 +200,18 @@ def test_params_accept_lite0_imagenet_without_a_weights_path() -> None:
         validate_params(lite)
 
 
-def test_the_default_model_record_is_unchanged_by_the_lite_keys() -> None:
-    """params.yaml leaves lite_last_block unset, so the small default's model file records the
-    same keys as before the backbone existed (its bytes, and DVC's hashes, stay the same)."""
+def test_the_default_model_file_records_where_the_trunk_is_cut_and_frozen() -> None:
+    """The default network is pretrained Lite0; its model file's record rebuilds the same cut and
+    frozen part (what load_model and the evaluate stage's frozen-trunk memo rely on)."""
+    from softloc.config import Model
     from softloc.models import model_record
     from softloc.params import load_params
 
     model = load_params(ROOT / "params.yaml").model
-    assert model.backbone == "small"
-    assert set(model_record(model, 0)) == {"backbone", "init", "weights", "clusters", "image_max_side", "small_channels", "seed"}
+    assert (model.backbone, model.init) == ("efficientnet_lite0", "imagenet")
+    record = model_record(model, 0)
+    rebuilt = Model.model_validate({k: v for k, v in record.items() if k != "seed"})
+    assert (rebuilt.lite_last_block, rebuilt.train_from_block) == (model.lite_last_block, model.train_from_block)
 
 
 @pytest.mark.parametrize("split", [0, 8, 11])

@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import test_tuples  # noqa: E402  (its hand-made images table and split params)
 
 ROOT = Path(__file__).resolve().parents[1]
+LR = re.search(r"^  lr: (\S+)", (ROOT / "params.yaml").read_text(), re.M).group(1)  # train.lr as params.yaml spells it
 PARAMS_TEXT = (ROOT / "params.yaml").read_text()
 PARAMS = yaml.safe_load(PARAMS_TEXT)
 PROJECT = load_params(ROOT / "params.yaml")
@@ -310,9 +311,9 @@ FAULTS = [
     Fault("r1_above_r2_for_triplet", "params", edit("methods.triplet.r1", 30), Error(r"methods\.triplet\.r1 = 30\.0: <= r2")),
     Fault("gap_below_max_radius", "params", edit("split.gap_m", 10), Error(r"split\.gap_m = 10\.0: >= tuples\.max_radius_m")),
     Fault("hyperparameter_not_a_number", "params", edit("methods.soft.gamma", "abc"), Error(r"methods\.soft\.gamma = 'abc': Input should be a valid number")),
-    Fault("yaml_exponent_is_a_string", "params", text("lr: 5.0e-4", "lr: 5e-4"), Error(r"train\.lr = '5e-4': .*write 1\.0e-3")),
+    Fault("yaml_exponent_is_a_string", "params", text(f"lr: {LR}", "lr: 5e-4"), Error(r"train\.lr = '5e-4': .*write 1\.0e-3")),
     Fault("yaml_off_is_a_boolean", "params", text("amp: bf16", "amp: off"), Error(r"train\.amp = False: .*quote the value")),
-    Fault("key_given_twice", "params", text("  lr: 5.0e-4", "  lr: 5.0e-4\n  lr: 1.0e-2"), Error(r"params\.yaml: .*key 'lr' given twice")),
+    Fault("key_given_twice", "params", text(f"  lr: {LR}", f"  lr: {LR}\n  lr: 1.0e-2"), Error(r"params\.yaml: .*key 'lr' given twice")),
     Fault("not_yaml", "params", text("\ntrain:\n", "\ntrain:\n\t"), Error(r"params\.yaml: not valid YAML: .*'\\t' that cannot start any token")),
     Fault("method_named_dotdot", "params", rename_method("soft_sum", ".."), Error(r"methods\['\.\.'\] = '\.\.': String should match pattern")),
     Fault("method_named_with_slash", "params", rename_method("soft_sum", "a/b"), Error(r"methods\['a/b'\]")),
@@ -335,7 +336,7 @@ FAULTS = [
     Fault("fraction_above_one", "params", edit("train.mining.hard_fraction", 1.5), Error(r"train\.mining\.hard_fraction = 1\.5")),
     Fault("unknown_device", "params", edit("train.device", "gpu"), Error(r"train\.device = 'gpu': Input should be 'auto', 'cpu' or 'cuda'")),
     Fault("unknown_backbone", "params", edit("model.backbone", "resnet"), Error(r"model\.backbone = 'resnet'")),
-    Fault("imagenet_for_small_backbone", "params", edit("model.init", "imagenet"), Error(r"model\.init = 'imagenet': imagenet needs model\.backbone: vgg16")),
+    Fault("imagenet_for_small_backbone", "params", edit("model.backbone", "small"), Error(r"model\.init = 'imagenet': imagenet needs model\.backbone: vgg16")),
     Fault("stale_model_seed", "params", edit("model.seed", 3), Error(r"model\.seed = 3: unknown key")),
     Fault("seed_listed_twice", "params", edit("seeds", [0, 0]), Error(r"seeds\[1\] = 0: each value once")),
     Fault("negative_seed", "params", edit("seeds", [-1]), Error(r"seeds\[0\] = -1: Input should be greater than or equal to 0")),

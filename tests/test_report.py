@@ -150,14 +150,14 @@ def fake_params(methods: dict[str, dict] | None = None, seeds: list[int] = SEEDS
                                  "lazy_triplet": {"loss": "lazy_triplet", "r1": 10, "r2": 25},
                                  "offtheshelf": {"loss": "none", "r1": 10, "r2": 25}}
     raw["seeds"] = seeds
-    raw["model"].update(backbone="small", init="random", clusters=16)
+    raw["model"].update(backbone="small", init="random", clusters=16, train_from_block=None)
     raw["testsets"] = {"car": {"format": "robotcar", "split": "data/processed/test", "images": raw["data"]["raw_root"],
                                "pca_fit": "train", "utm_zone": "30U"},
                        "pitt": {"format": "pittsburgh", "split": "data/pitt", "images": "data/pitt",
                                 "pca_fit": "reference"}}
     raw["evaluate"].update(thresholds_m=THRESHOLDS, headline_m=10.0, curve_max_m=25.0)
     raw["report"] = {"table1": ["car", "pitt"], "variants": ["soft", "soft_linear"], "influence_method": "soft",
-                     "reference": "soft", "baseline": "offtheshelf",
+                     "reference": "soft", "baseline": "offtheshelf", "ranking": ["soft", "triplet", "offtheshelf"],
                      "bootstrap": {"resamples": resamples, "confidence": 0.95, "seed": 0, "block_m": None}}
     raw["gradcam"]["testset"] = "car"
     return validate_params(raw)
@@ -209,7 +209,7 @@ MERGED = "Off-the-shelf (= 1 method that kept its initial weights)"
 def test_identical_methods_are_one_row_and_differences_are_marked(built) -> None:
     _, _, out = built
     text = out["table"].read_text()
-    accuracy, comparison = text.split("## ")[1:3]
+    accuracy, comparison = text.split("## ")[2:4]  # after the ranking sentence
     rows = [line for line in accuracy.splitlines() if line.startswith("| ") and "Off-the-shelf" in line]
     assert len(rows) == 1 and rows[0].startswith(f"| {MERGED} |")        # a short name, not the members
     footnote = f"{MERGED}: these methods retrieved the same reference for every query in every run"
@@ -371,3 +371,14 @@ def test_curve_axes_zoom_to_the_data() -> None:
     assert zoomed_top([np.array([10.0, 40.0])]) == pytest.approx(44.0)
     assert zoomed_top([np.array([30.0, 95.0])]) == 100.0
     assert zoomed_top([np.array([np.nan])]) == 100.0
+
+
+def test_the_report_says_whether_the_papers_ranking_holds(built) -> None:
+    """One sentence near the top, naming each link of params report.ranking with its interval."""
+    _, _, out = built
+    text = out["table"].read_text()
+    sentence = next(line for line in text.splitlines() if line.startswith("The paper's ranking"))
+    assert "soft ≥ triplet > offtheshelf" in sentence
+    assert re.search(r"soft − triplet [+-][\d.]+ \[[+-][\d.]+, [+-][\d.]+\]", sentence)
+    assert ("holds here" in sentence) != ("does not reproduce" in sentence)
+    assert text.index(sentence) < text.index("Table 1: localization accuracy")

@@ -87,7 +87,7 @@ def test_vgg16_stage_cut_lies_at_the_stage_first_conv(stage: int, first_trained:
 
 
 @pytest.mark.parametrize("model, message", [
-    ({"backbone": "small", "train_from_block": 0}, "null for model.backbone small"),
+    ({"backbone": "small", "init": "random", "train_from_block": 0}, "null for model.backbone small"),
     ({"backbone": "vgg16", "init": "random", "train_from_block": 6}, "conv stage 1-5"),
     ({"backbone": "vgg16", "init": "random", "train_from_block": 0}, "conv stage 1-5"),
     ({"backbone": "efficientnet_lite0", "init": "imagenet", "lite_last_block": 7, "train_from_block": 8}, "block 0-7"),

@@ -87,6 +87,7 @@ class Report(Section):
     influence_method: Name
     reference: Name                 # a key of `methods`: Table 1's difference column (this minus each row)
     baseline: Name                  # a key of `methods` (the untrained network): the gain column
+    ranking: Annotated[list[Name], Field(min_length=2)]  # the paper's order, best first, the last untrained (softloc.report.verdict)
     bootstrap: Bootstrap
 
 

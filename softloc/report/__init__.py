@@ -40,6 +40,7 @@ from softloc.report.table1 import (KEPT_INIT_NOTE, column_label, comparison_grid
                                    kept_initial, merged_notes, recall_grid, row_labels, table1_grid, testsets_grid,
                                    threshold_label)
 from softloc.report.table2 import table2_sections
+from softloc.report.verdict import ranking_sentence
 from softloc.schemas import SPLIT_IMAGES
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,10 @@ def build_report(params: Params, root: Path = Path(".")) -> dict[str, Path]:
     paths.update(write_plot_data(out, results, curves, bound, keys, {m: m for m in variants}, table.columns, titles,
                                  keys))
 
-    sections = report_sections(results, table, labels, marks, single, params.testsets, params.report.variants,
-                               kept_cells(table, results, params.methods), footnotes)
+    sections = [Section("The paper's ranking", ranking_sentence(table, list(params.report.ranking), params.report.bootstrap),
+                        [], [], [])]
+    sections += report_sections(results, table, labels, marks, single, params.testsets, params.report.variants,
+                                kept_cells(table, results, params.methods), footnotes)
     sections += table2_sections(list(params.methods), list(params.seeds), params.testsets, out / "seasons", short)
     train = read_parquet(inputs.path("data/processed/train_images.parquet"), SPLIT_IMAGES)
     sections.append(figure2_section(train, read_testsets(list(params.testsets), root / "data/testsets"), out))
@@ -137,7 +140,7 @@ def report_sections(results: Results, table: Table1, labels: dict[str, str], mar
         explained.append(f"Gain: the row minus the untrained network ({table.baseline_method}), paired block "
                          f"bootstrap over the same queries and seeds: what training gained on the test.")
     explained.append(f"Validation top-1: at {headline} on the validation split, the initial network (step 0) and "
-                     f"the weights early stopping kept (raw descriptors, mean over seeds); a row that validated "
+                     f"the weights early stopping kept (whitened descriptors, as the test, mean over seeds); a row that validated "
                      f"above its initial network yet tests below the untrained one is where validation and test "
                      f"disagree. Kept initial weights: the training's best validation was step 0 "
                      f"(reports/train/<method>/seed<s>/metrics.json best_step), so the model is the initial network.")

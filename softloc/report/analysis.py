@@ -41,6 +41,7 @@ class Table1:
     block_m: dict[str, float]             # test set -> block length used (params report.bootstrap.block_m or chosen)
     n_seeds: int
     validation: pd.DataFrame              # row -> "initial", "kept": validation top-1 (%), mean over seeds
+    outcomes: tuple[Outcomes, ...] = ()   # per test set: the queries' blocks and each row's correctness
 
 
 def accuracy_columns(results: Results) -> list[Column]:
@@ -81,13 +82,13 @@ def build_table1(results: Results, headline_m: float, report: Report) -> Table1:
     bound = seed_table(results, results.methods[0], results.seeds[0], columns, keys, field="upper_bound")
     reference = reference_row(groups, report.reference)
     baseline = reference_row(groups, report.baseline)
-    intervals, chosen, used = None, {}, {}
+    intervals, chosen, used, outcomes = None, {}, {}, []
     if len(columns) > 1:
-        intervals, chosen, used = bootstrap_rows(results, list(groups), reference, baseline, report.bootstrap,
-                                                 headline_m)
+        intervals, chosen, used, outcomes = bootstrap_rows(results, list(groups), reference, baseline,
+                                                           report.bootstrap, headline_m)
     return Table1(columns, keys, groups, mean, sd, bound, intervals, reference, baseline,
                   report.baseline if baseline else None, headline,
-                  chosen, used, len(results.seeds), validation_table(results, list(groups)))
+                  chosen, used, len(results.seeds), validation_table(results, list(groups)), tuple(outcomes))
 
 
 def validation_table(results: Results, rows: list[str]) -> pd.DataFrame:
@@ -119,13 +120,13 @@ def reference_row(groups: dict[str, list[str]], method: str | None) -> str | Non
 
 def bootstrap_rows(results: Results, rows: list[str], reference: str | None, baseline: str | None,
                    cfg: Bootstrap, headline_m: float
-                   ) -> tuple[Intervals, dict[str, BlockLength], dict[str, float]]:
+                   ) -> tuple[Intervals, dict[str, BlockLength], dict[str, float], list[Outcomes]]:
     """Block-bootstrap intervals at the headline threshold for every row, the reference row's
     paired difference against every other row and every row's paired gain over the baseline row
     (softloc.stats, as params report.bootstrap says); with the block lengths. The block length is
     chosen from the reference and baseline rows' correctness (every row's when params names
     neither), so that a change to another method does not move the blocks, and with them every
-    other row's interval."""
+    other row's interval. The per-test-set outcomes come back too (softloc.report.verdict reuses them)."""
     anchors = [r for r in dict.fromkeys((reference, baseline)) if r in rows] or rows
     outcomes, blocks, used = [], {}, {}
     for t in results.localized_testsets():
@@ -141,4 +142,4 @@ def bootstrap_rows(results: Results, rows: list[str], reference: str | None, bas
         outcomes.append(Outcomes(t, grid_blocks(east, north, used[t]), conditions, correct))
     intervals = bootstrap_accuracy(outcomes, reference, confidence=cfg.confidence,
                                    n_resamples=cfg.resamples, seed=cfg.seed, baseline=baseline)
-    return intervals, blocks, used
+    return intervals, blocks, used, outcomes

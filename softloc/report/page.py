@@ -94,15 +94,15 @@ def params_text(path: Path) -> str:
 
 def markdown_page(title: str, git: GitState, provenance: list[str], sections: list[Section],
                   references: dict[str, str], check_command: str) -> str:
-    """table1.md: provenance, then every section with tables: its text, tables and notes (figures are
-    in index.html only)."""
+    """table1.md: provenance, then every section with tables or text alone: its text, tables and notes
+    (figures, and the sections that only show figures, are in index.html only)."""
     out = [f"# {title}", ""]
     if git.dirty:
         out += [f"**Made from a DIRTY checkout**: {', '.join(git.changed)}.", ""]
     out += [*provenance, "",
             f"Is this still current? `{check_command}` compares the files it summarises with the ones on disk.", ""]
     for s in sections:
-        if not s.grids:
+        if not s.grids and s.images:
             continue
         out += [f"## {s.title}", "", s.text, ""]
         for g in s.grids:
