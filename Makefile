@@ -4,6 +4,7 @@
 # and helpers:
 #   make dvc ARGS="exp show --only-changed"   any dvc command inside the environment
 #   make seeds   the seed study: the whole pipeline with seeds [0, 1, 2] as a DVC experiment
+#   make paper [VGG16_WEIGHTS=<path>]   the paper's settings (240 px, K 64, 3 seeds, VGG-16 when given) as a DVC experiment
 #   make report-check   exit 1 (naming the files) when the report is older than what it summarises
 #   make compare [EXP=<experiment or rev>] [BASE=main]   a variant against main: with EXP, every
 #                changed param and compact metric (`dvc exp diff`, one line each); without, the
@@ -24,7 +25,7 @@ CHROMIUM_STAMP := $(VENV)/.chromium
 # dvc.yaml's commands run `python -m pipeline.<stage>`: that python must be the venv's.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: repro test test-fast dvc seeds report-check compare
+.PHONY: repro test test-fast dvc seeds paper report-check compare
 
 # pipeline.check first: a params typo or a missing input path is named by its params key before
 # DVC hashes anything (a missing `${data.raw_root}` dependency is otherwise DVC's bare Errno 2)
@@ -43,6 +44,19 @@ dvc: $(STAMP)
 
 seeds: $(STAMP)
 	$(VENV)/bin/dvc exp run -S 'seeds=[0,1,2]'
+
+# The paper's profile as one DVC experiment named `paper`: 240 px images, NetVLAD K 64, PCA on 5,000
+# training images, no step cap (training runs until validation stops improving), 3 seeds; with
+# VGG16_WEIGHTS=<path to torchvision's vgg16-397923af.pth> the paper's VGG-16 trained from conv5 at
+# its learning rate 1e-6, else the default pretrained Lite0 at params.yaml's rate (1e-6 is VGG-16's).
+PAPER := -S model.image_max_side=240 -S model.clusters=64 -S pca.fit_images=5000 -S 'seeds=[0,1,2]'
+ifdef VGG16_WEIGHTS
+PAPER += -S model.backbone=vgg16 -S model.init=imagenet -S model.weights=$(VGG16_WEIGHTS) -S model.train_from_block=5 \
+         -S train.lr=1.0e-6
+endif
+paper: $(STAMP)
+	$(VENV)/bin/python -m pipeline.check
+	$(VENV)/bin/dvc exp run -n paper $(PAPER)
 
 BASE ?= main
 compare: $(STAMP)
