@@ -87,9 +87,7 @@ def noise_sigma(signal: np.ndarray, gain: float) -> np.ndarray:
     """Temporal noise (white units) of a signal (white units) at analogue `gain`: photon
     shot noise of its electrons plus the read noise, both amplified by the gain."""
     per_electron = np.float32(FULL_SCALE * gain / FULL_WELL_E)
-    variance = signal * per_electron
-    variance += np.float32((per_electron * READ_NOISE_E) ** 2)
-    return np.sqrt(variance, out=variance)
+    return np.sqrt(signal * per_electron + np.float32((per_electron * READ_NOISE_E) ** 2))
 
 
 def glare(plane: np.ndarray, degrees_per_px: float) -> np.ndarray:
