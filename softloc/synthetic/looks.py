@@ -19,7 +19,8 @@ from softloc.synthetic.sensor import Exposure, auto_exposure, white_luminance
 # published tables of daylight: a typical overcast midday 1,000-2,000 lux (overcast, snow and rain
 # share that sky; rain's lower factors darken it), a cloudless summer noon 100,000 lux, sunset on a
 # clear day 400 lux; a city street at night 30 lux (street lighting 5-30 lux). Street lamps and
-# the car's headlights, where on, add their light in lux (lights).
+# the car's headlights, where on, add their light in lux (lights). Photocells switch street lamps
+# on below some 35-70 lux of daylight, so they are on at night only (rain and dusk have hundreds).
 CONDITIONS: dict[str, dict] = {
     "overcast": dict(sky_top=(175, 180, 188), sky_horizon=(215, 218, 222), fog=(200, 203, 208), fog_m=140.0,
                      ambient=0.85, sun=0.12, tint=(1.0, 1.0, 1.02), contrast=0.95, lux=1500.0, lit=0.0,
@@ -35,10 +36,10 @@ CONDITIONS: dict[str, dict] = {
                  lamps=False, headlights=False, snow=True, rain=False, ground_sun_shadow=0.0),
     "rain": dict(sky_top=(95, 100, 108), sky_horizon=(135, 140, 145), fog=(120, 125, 130), fog_m=60.0,
                  ambient=0.55, sun=0.05, tint=(0.95, 0.98, 1.04), contrast=0.85, lux=1500.0, lit=0.15,
-                 lamps=True, headlights=True, snow=False, rain=True, ground_sun_shadow=0.0),
+                 lamps=False, headlights=True, snow=False, rain=True, ground_sun_shadow=0.0),
     "dusk": dict(sky_top=(70, 60, 110), sky_horizon=(235, 140, 70), fog=(150, 100, 80), fog_m=90.0,
                  ambient=0.38, sun=0.25, tint=(1.15, 0.85, 0.65), contrast=1.0, lux=400.0, lit=0.3,
-                 lamps=True, headlights=True, snow=False, rain=False, ground_sun_shadow=0.0),
+                 lamps=False, headlights=True, snow=False, rain=False, ground_sun_shadow=0.0),
 }
 CONDITION_NAMES = tuple(CONDITIONS)
 
