@@ -135,7 +135,8 @@ def main() -> None:
     for name, images in (("before", before), ("after", after)):
         for key in ("day", "night"):
             gray = np.stack([rgb(m).mean(-1) for m in images[key]])
-            print(f"{name:6s} {key:5s} mean {gray.mean((1, 2)).round(1).tolist()}  std {gray.std((1, 2)).round(1).tolist()}")
+            mean, std = gray.mean((1, 2)).round(1).tolist(), gray.std((1, 2)).round(1).tolist()
+            print(f"{name:6s} {key:5s} mean {mean}  std {std}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(args.out, sheet(before, after))
     print(f"wrote {args.out}")

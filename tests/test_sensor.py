@@ -66,13 +66,17 @@ def test_quantisation_loses_dark_detail_and_saturates_overexposure():
     out = sensor.digitise(ramp, 1.0, np.zeros_like(ramp))
     assert len(np.unique(out)) <= 4                         # 64 shades below 3/255 become at most 4 levels
     bright = np.full((8, 8), 5000.0, np.float32)
-    assert np.all(sensor.digitise(bright, 16.0, np.random.default_rng(1).standard_normal((8, 8)).astype(np.float32)) == 255)
+    normal = np.random.default_rng(1).standard_normal((8, 8)).astype(np.float32)
+    assert np.all(sensor.digitise(bright, 16.0, normal) == 255)
 
 
 def test_image_motion_grows_with_travel_and_vanishes_at_rest_and_at_the_focus_of_expansion():
     u, v = np.meshgrid(np.arange(-20, 21, dtype=np.float32), np.arange(-10, 11, dtype=np.float32))
     inv = np.full(u.shape, 0.2, np.float32)
-    length = lambda speed, exposure: np.hypot(*motion_blur.image_motion(u, v, 50.0, inv, Motion(speed), exposure))  # noqa: E731
+
+    def length(speed: float, exposure: float) -> np.ndarray:
+        return np.hypot(*motion_blur.image_motion(u, v, 50.0, inv, Motion(speed), exposure))
+
     assert np.all(length(0.0, 0.06) == 0)
     slow, fast, longer = length(5.0, 0.01), length(10.0, 0.01), length(5.0, 0.04)
     assert np.allclose(fast, 2 * slow) and np.allclose(longer, 4 * slow)
@@ -92,6 +96,7 @@ def test_blur_spreads_a_point_along_its_path_by_the_path_length():
         assert np.abs(out[:17]).sum() + np.abs(out[24:]).sum() < 1e-6     # it stays near its row
         mean = (out.sum(0) * cols).sum() / out.sum()
         return float(np.sqrt((out.sum(0) * (cols - mean) ** 2).sum() / out.sum()))
+
     assert spread(0.0) == 0.0
     s5, s10 = spread(5.0), spread(10.0)
     assert 0.5 < s5 < s10 and s10 == pytest.approx(2 * s5, rel=0.3)   # a uniform path of length L: std L / sqrt(12)

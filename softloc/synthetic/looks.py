@@ -64,7 +64,8 @@ class Look:
     cars: dict                      # this run's parked cars: x, y, heading, colour (N, 3)
     exposure: Exposure              # the camera's shutter and gain for this condition's light
     emission: float                 # white units per cd/m² of a light source (255 = white under `lux`)
-    per_channel: dict = field(default_factory=dict)   # channel-map name -> sky, gain, fog maps; blurred weather
+    per_channel: dict = field(default_factory=dict)   # channel-map name -> sky, gain, fog maps
+    weather: dict = field(default_factory=dict)       # (draw, motion) -> the overlay blurred by that motion
 
 
 def make_look(camera: Camera, scenery: town.Scenery, condition: str, rng: np.random.Generator) -> Look:

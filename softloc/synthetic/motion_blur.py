@@ -8,10 +8,11 @@ theta (radians, clockwise), is, to first order,
     du = (u Tz - f Tx) q - (f + u² / f) theta,    dv = v Tz q - (u v / f) theta.
 The blur is the mean of the scene at p - s d(p) for s in [-1/2, 1/2) (the rendered pose is the
 middle of the exposure; a gather along each output pixel's own path, so a point's light is kept
-only to within the relative depth change over the exposure, a few percent at driving speeds), taken with 2^k samples built by k + 1 remaps: a first shift to the
-first sample, then k halvings that each average a plane with itself shifted by half of what is
-left. Planes are blurred as their four Bayer phases (2x2 sub-sampled planes stacked as channels),
-so a mosaic is never mixed across colours and a colour view blurs exactly as its mosaic does.
+only to within the relative depth change over the exposure, a few percent at driving speeds),
+taken with 2^k samples built by k + 1 remaps: a first shift to the first sample, then k halvings
+that each average a plane with itself shifted by half of what is left. Planes are blurred as their
+four Bayer phases (2x2 sub-sampled planes stacked as channels), so a mosaic is never mixed across
+colours and a colour view blurs exactly as its mosaic does.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from softloc.synthetic.sprites import Sprites
 
 FLAKE_DEPTH_M = 1.5     # snow flakes and rain drops big enough to cover a pixel are about this close
 FLAKE_GREY = {True: 120.0, False: 85.0}    # what a flake (snow) or a streak (rain) adds
+WEATHER_KEPT = 64       # blurred weather layers a look keeps (one per draw and rounded motion)
 
 
 class Renderer:
@@ -79,19 +80,20 @@ class Renderer:
     def _weather(self, img: np.ndarray, look: Look, draw: int, motion: Motion | None) -> None:
         """Snow flakes or rain streaks in front of the scene, blurred as near objects blur: all at
         one depth, so their blur depends on the motion alone, which is rounded (speed to 0.5 m/s,
-        yaw rate to 0.01 rad/s) and the blurred layer kept in the look."""
+        yaw rate to 0.05 rad/s); the look keeps the last WEATHER_KEPT blurred layers."""
         if motion is None:
             layer = look.overlay[draw]
         else:
-            motion = Motion(round(motion.speed * 2) / 2, round(motion.yaw_rate, 2), motion.camera_yaw)
-            key = ("weather", draw, motion)
-            if key not in look.per_channel:
+            motion = Motion(round(motion.speed * 2) / 2, round(motion.yaw_rate * 20) / 20, motion.camera_yaw)
+            key = (draw, motion)
+            if key not in look.weather:
                 cam = self.camera
                 du, dv = motion_blur.image_motion(cam.u, cam.v, cam.f, np.float32(1.0 / FLAKE_DEPTH_M), motion,
                                                   look.exposure.time_s)
-                look.per_channel[key] = motion_blur.blur(look.overlay[draw], du, dv,
-                                                         motion_blur.samples_needed(du, dv))
-            layer = look.per_channel[key]
+                if len(look.weather) >= WEATHER_KEPT:
+                    del look.weather[next(iter(look.weather))]
+                look.weather[key] = motion_blur.blur(look.overlay[draw], du, dv, motion_blur.samples_needed(du, dv))
+            layer = look.weather[key]
         img *= 1.0 - 0.5 * layer
         img += FLAKE_GREY[look.params["snow"]] * layer
 
@@ -103,7 +105,8 @@ class Renderer:
         if exposure.brightness != 1.0:
             img *= np.float32(exposure.brightness)
         blurred = motion is not None and motion_blur.longest_motion(
-            cam.cx + 1, cam.cy + 1, cam.f, float(inv_depth.max()), motion, exposure.time_s) >= motion_blur.SAMPLE_SPACING_PX
+            cam.cx + 1, cam.cy + 1, cam.f, float(inv_depth.max()), motion, exposure.time_s
+        ) >= motion_blur.SAMPLE_SPACING_PX
         if blurred or img.max() > sensor.FULL_SCALE:
             phases = motion_blur.to_phases(img)
             if blurred:

@@ -52,7 +52,7 @@ class Sprites:
         lit = self._light(xs[order] + x, ys[order] + y, zs_all, look)
         head_w, head_h = lights.LAMP_HEAD_M
         ch = maps["ch"]
-        self._inv_depth = inv_depth
+        canvas = (img, inv_depth)
         for n, (i, zs, fog, col) in enumerate(zip(order.tolist(), zs_all.tolist(), fog_all.tolist(), col_all.tolist())):
             scale = cam.f / zs
             ground_row = cam.cy + scale * CAMERA_HEIGHT_M
@@ -60,14 +60,15 @@ class Sprites:
             light = lit[n] if lit is not None else p["ambient"] + p["sun"] * 0.5
             if kinds[i] == 0:
                 size = sp["size"][i] * scale
-                self._box(img, ch, z, zs, col, 0.18 * size, ground_row - 3.0 * size, ground_row, trunk_c * fog + mist)
-                self._ellipse(img, ch, z, zs, col, ground_row - 4.6 * size, 2.2 * size, 2.0 * size,
+                self._box(canvas, ch, z, zs, col, 0.18 * size, ground_row - 3.0 * size, ground_row,
+                          trunk_c * fog + mist)
+                self._ellipse(canvas, ch, z, zs, col, ground_row - 4.6 * size, 2.2 * size, 2.0 * size,
                               crown_c * (light * fog) + mist)
             elif kinds[i] == 1:
-                self._box(img, ch, z, zs, col, max(0.5, 0.09 * scale), ground_row - 6.0 * scale, ground_row,
+                self._box(canvas, ch, z, zs, col, max(0.5, 0.09 * scale), ground_row - 6.0 * scale, ground_row,
                           pole_c * fog + mist)
                 if p["lamps"]:
-                    self._ellipse(img, ch, z, zs, col, ground_row - 6.0 * scale, 0.5 * head_w * scale,
+                    self._ellipse(canvas, ch, z, zs, col, ground_row - 6.0 * scale, 0.5 * head_w * scale,
                                   0.5 * head_h * scale, glow * self.lamp_colour[i], keep_energy=True)
             else:
                 c = i - n_static
@@ -76,13 +77,14 @@ class Sprites:
                 dist = max(math.hypot(xs[i], ys[i]), 1e-6)
                 half = 0.5 * scale * (1.8 * along + 4.3 * across) / dist   # car seen from behind .. side
                 body = cars["colour"][c]
-                self._box(img, ch, z, zs, col, half, ground_row - 0.3 * scale, ground_row, body * 0.15 * fog + mist)
-                self._box(img, ch, z, zs, col, half, ground_row - 1.0 * scale, ground_row - 0.3 * scale,
+                self._box(canvas, ch, z, zs, col, half, ground_row - 0.3 * scale, ground_row, body * 0.15 * fog + mist)
+                self._box(canvas, ch, z, zs, col, half, ground_row - 1.0 * scale, ground_row - 0.3 * scale,
                           body * (light * fog) + mist)
                 roof = (body * 0.9 if not p["snow"] else np.full(3, 235.0, np.float32)) * (light * fog) + mist
-                self._box(img, ch, z, zs, col, 0.8 * half, ground_row - 1.5 * scale, ground_row - 1.0 * scale,
+                self._box(canvas, ch, z, zs, col, 0.8 * half, ground_row - 1.5 * scale, ground_row - 1.0 * scale,
                           CAR_GLASS * (light * fog) + mist)
-                self._box(img, ch, z, zs, col, 0.8 * half, ground_row - 1.55 * scale, ground_row - 1.45 * scale, roof)
+                self._box(canvas, ch, z, zs, col, 0.8 * half, ground_row - 1.55 * scale, ground_row - 1.45 * scale,
+                          roof)
 
     def _light(self, px: np.ndarray, py: np.ndarray, zs: np.ndarray, look: Look) -> np.ndarray | None:
         """(N, 3) light on sprites at (px, py), depth zs, where headlights or lamps add coloured light
@@ -100,18 +102,21 @@ class Sprites:
             light += lights.point_lamp_lux(px, py, 1.0, lamps, self.lamp_colour[near]) / p["lux"]
         return light
 
-    def _box(self, img, ch, z, zs, col, half_w, top, bottom, colour) -> None:
+    def _box(self, canvas, ch, z, zs, col, half_w, top, bottom, colour) -> None:
+        img, inv_depth = canvas
         c0, c1 = max(0, math.floor(col - half_w)), min(self.camera.width, math.ceil(col + half_w) + 1)
         r0, r1 = max(0, math.floor(top)), min(self.camera.height, math.ceil(bottom))
         if c0 >= c1 or r0 >= r1:
             return
         visible = zs < z[c0:c1]
         img[r0:r1, c0:c1][:, visible] = colour.take(ch[r0:r1, c0:c1][:, visible])
-        self._inv_depth[r0:r1, c0:c1][:, visible] = 1.0 / zs
+        inv_depth[r0:r1, c0:c1][:, visible] = 1.0 / zs
 
-    def _ellipse(self, img, ch, z, zs, col, row, rx, ry, colour, keep_energy: bool = False) -> None:
-        """An ellipse of `colour`; with keep_energy, one smaller than its pixels is dimmed by the share
-        of them it covers (a light source's energy does not grow with the pixels drawn)."""
+    def _ellipse(self, canvas, ch, z, zs, col, row, rx, ry, colour, keep_energy: bool = False) -> None:
+        """An ellipse of `colour` into the canvas (image, inverse depth); with keep_energy, one smaller
+        than its pixels is dimmed by the share of them it covers (a light source's energy does not
+        grow with the pixels drawn)."""
+        img, inv_depth = canvas
         c0, c1 = max(0, math.floor(col - rx)), min(self.camera.width, math.ceil(col + rx) + 1)
         r0, r1 = max(0, math.floor(row - ry)), min(self.camera.height, math.ceil(row + ry) + 1)
         if c0 >= c1 or r0 >= r1:
@@ -123,4 +128,4 @@ class Sprites:
             drawn = (rr * rr + cc * cc <= 1.0).sum()
             colour = colour * min(1.0, math.pi * rx * ry / max(int(drawn), 1))
         img[r0:r1, c0:c1][inside] = colour.take(ch[r0:r1, c0:c1][inside])
-        self._inv_depth[r0:r1, c0:c1][inside] = 1.0 / zs
+        inv_depth[r0:r1, c0:c1][inside] = 1.0 / zs
