@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/bench_render.py [--frames 600] [--params params.yaml]
 
-Prints, per condition and overall: render only (the Bayer mosaic the stage writes), render +
-PNG encode + write (what the synthesize stage does per frame), and the RGB view (three colour
-planes, for tests and viewing only); plus the pose-only speed
+Prints, per condition and overall: render only (the Bayer mosaic the stage writes, the camera
+moving as the car does), render + PNG encode + write (what the synthesize stage does per frame),
+and the RGB view (three colour planes, for tests and viewing only); plus the pose-only speed
 (simulate_poses for ~1M poses). Wall-clock and process-CPU rates are both printed, since the
 machine may be shared.
 """
@@ -22,7 +22,8 @@ from softloc.config import SyntheticTraversals
 from softloc.params import load_params
 from softloc.synthetic import robotcar_world as synthetic
 from softloc.synthetic.looks import CONDITION_NAMES
-from softloc.synthetic.motion import frame_times, plan_runs, run_pose
+from softloc.synthetic.motion import frame_motion, frame_times, plan_runs, run_pose
+from softloc.synthetic.motion_blur import Motion
 from softloc.synthetic.render import Renderer
 
 
@@ -53,13 +54,14 @@ def main() -> None:
         for run in plan_runs(cfg):
             t = frame_times(run)
             x, y, yaw = run_pose(run, route, t)
+            speed, yaw_rate = frame_motion(run, route, t)
             pick = np.linspace(0, len(t) - 1, args.frames).astype(int)
             look = renderer.make_look(run.condition, np.random.default_rng(0))
             rng = np.random.default_rng(1)
 
             def pose(i):
                 j = pick[i]
-                return float(x[j]), float(y[j]), float(yaw[j]), look, rng
+                return float(x[j]), float(y[j]), float(yaw[j]), look, rng, Motion(float(speed[j]), float(yaw_rate[j]))
 
             def write(i):
                 data = synthetic.encode_png(renderer.render_bayer(*pose(i)), cfg.png_compression)

@@ -33,7 +33,8 @@ class View(NamedTuple):
 
 class Camera:
     """Per-size constants of the raycaster: focal length, column tangents, ground rows' depths,
-    the headlight beam, the ground-lookup dither and which colour channel each pixel holds."""
+    pixel positions, the headlight beam, the ground-lookup dither and which colour channel each
+    pixel holds."""
 
     def __init__(self, width: int, height: int):
         self.width, self.height = width, height
@@ -50,6 +51,13 @@ class Camera:
         true_z = self.f * CAMERA_HEIGHT_M / below[self.ground_row0:]
         self.ground_fog_z = true_z.astype(np.float32)[:, None]
         self.ground_z = np.minimum(true_z, FAR_M).astype(np.float32)[:, None]   # lookups stay in the grid
+        # Inverse depth of the flat ground below the horizon (0 above: the sky is at infinity).
+        self.ground_inv_depth = np.zeros((height, width), np.float32)
+        self.ground_inv_depth[self.ground_row0:] = 1.0 / self.ground_fog_z
+        # Pixel positions from the principal point, full size and at the centres of the 2x2 Bayer blocks.
+        self.u, self.v = np.meshgrid(np.arange(width, dtype=np.float32) - np.float32(self.cx),
+                                     np.arange(height, dtype=np.float32) - np.float32(self.cy))
+        self.phase_u, self.phase_v = self.u[0::2, 0::2] + 0.5, self.v[0::2, 0::2] + 0.5
         self.beam = (np.exp(-(self.k32 / 0.3) ** 2)[None, :] * np.exp(-self.ground_z / 14.0)
                      * (self.ground_z > 2.5)).astype(np.float32)
         # A fixed sub-texel dither of the ground lookups turns magnified texel staircases into rough edges.

@@ -1,5 +1,6 @@
 """The ground below the horizon: each pixel looked up in the town's ground raster through a
-condition's lit atlas (palette, grain, sun shadow, lamp light), with headlights and distance fog."""
+condition's lit atlas (palette, grain, sun shadow, coloured lamp light), with headlights and
+distance fog."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from softloc.synthetic import town
+from softloc.synthetic import lights, town
 from softloc.synthetic.camera import Camera, View
 
 if TYPE_CHECKING:
@@ -22,22 +23,29 @@ GROUND_WET = np.array([(60, 80, 50), (38, 38, 42), (85, 85, 85), (140, 140, 135)
                       dtype=np.float32)
 
 
-def ground_atlas(tiles: np.ndarray, p: dict) -> tuple[np.ndarray, float]:
-    """Ground colour of every texel under a condition: palette, grain, sun shadow, lamp light.
+def palette(p: dict) -> np.ndarray:
+    """(6, 3) ground colours per label under a condition: dry, wet or snow-covered."""
+    return GROUND_SNOW if p["snow"] else GROUND_WET if p["rain"] else GROUND
 
-    Returns the flat uint8 atlas and the scale that turns its values back into colours."""
-    label, lamp, shadow = tiles[..., 0], tiles[..., 1], tiles[..., 2]
-    palette = GROUND_SNOW if p["snow"] else GROUND_WET if p["rain"] else GROUND
+
+def ground_atlas(tiles: np.ndarray, p: dict) -> tuple[np.ndarray, float]:
+    """Ground colour of every texel under a condition: palette, grain, sun shadow and the light of the
+    street lamps (sodium and LED, each its own colour; lights.LAMP_POOL_LUX under a lamp).
+
+    Returns the flat uint16 atlas and the scale that turns its values back into colours."""
+    label, shadow = tiles[..., 0], tiles[..., 2]
     yy, xx = np.mgrid[0:town.TILE_PX, 0:town.TILE_PX]
     grain = ((((xx * 73856093) ^ (yy * 19349663)) * 2654435761 >> 12) & 31).astype(np.float32)
     light = np.float32(p["ambient"] + p["sun"] * 0.6) + np.float32(0.12 / 31.0) * (grain[None] - 15.5)
     if p["ground_sun_shadow"]:
         light = light - np.float32(p["ground_sun_shadow"]) * (shadow > 0)
+    light = light[..., None]
     if p["lamps"]:
-        light = light + np.float32(p["lamps"] * 1.6 / 255.0) * lamp
-    colour = palette[label] * light[..., None]
-    scale = max(float(colour.max()), 1.0) / 255.0
-    atlas = np.clip(np.round(colour / scale), 0, 255).astype(np.uint8)
+        pool = np.float32(lights.LAMP_POOL_LUX / p["lux"] / 255.0)
+        light = (light + pool * tiles[..., 1:2] * lights.SODIUM) + pool * tiles[..., 3:4] * lights.LED
+    colour = palette(p)[label] * light
+    scale = max(float(colour.max()), 1.0) / 65535.0
+    atlas = np.clip(np.round(colour / scale), 0, 65535).astype(np.uint16)
     return atlas.reshape(-1), scale
 
 
@@ -47,9 +55,10 @@ class Ground:
     def __init__(self, camera: Camera, scenery: town.Scenery):
         self.camera, self.scenery = camera, scenery
         self.tile_index_flat = np.ascontiguousarray(scenery.tile_index.ravel())
+        self.tiles_flat = scenery.tiles.reshape(-1)
 
     def draw(self, img: np.ndarray, view: View, look: Look, maps: dict) -> None:
-        """Ground below the horizon from the lit atlas, with headlights and distance fog."""
+        """Ground below the horizon from the lit atlas, with the headlights' light and distance fog."""
         cam, p, sc = self.camera, look.params, self.scenery
         x, y, fx, fy, rx, ry = view
         ox, oy = sc.tile_origin
@@ -60,10 +69,10 @@ class Ground:
         tile = self.tile_index_flat.take((py >> 8) * sc.tile_index.shape[1] + (px >> 8))
         texel = (tile << 16) | ((py & 255) << 8) | (px & 255)
         colour = look.atlas.take(texel * 3 + maps["ground_ch"]).astype(np.float32)
-        gain = look.atlas_scale * np.exp(-cam.ground_fog_z / p["fog_m"])
+        colour *= maps["ground_gain"]
         if p["headlights"]:
-            gain = gain * (1.0 + p["headlights"] * 3.0 * cam.beam)
-        colour *= gain
+            label = self.tiles_flat.take(texel * self.scenery.tiles.shape[-1]).astype(np.int64)
+            colour += palette(p).reshape(-1).take(label * 3 + maps["ground_ch"]) * maps["headlight"]
         colour += maps["ground_fog"]
         if p["rain"]:  # the wet road mirrors the sky towards the horizon
             colour += maps["sheen"]

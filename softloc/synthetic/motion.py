@@ -102,6 +102,13 @@ def run_pose(run: Run, route: town.Route, t: np.ndarray) -> tuple[np.ndarray, np
     return x, y, yaw
 
 
+def frame_motion(run: Run, route: town.Route, t: np.ndarray, dt: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Speed (m/s) and yaw rate (rad/s, clockwise) of the car at times t (central differences)."""
+    x0, y0, yaw0 = run_pose(run, route, t - dt)
+    x1, y1, yaw1 = run_pose(run, route, t + dt)
+    return np.hypot(x1 - x0, y1 - y0) / (2 * dt), (yaw1 - yaw0) / (2 * dt)
+
+
 def frame_times(run: Run) -> np.ndarray:
     """Image times (s after the start): the camera's fixed rate, with microsecond-level jitter."""
     n = int(np.floor(run.duration / run.frame_dt)) + 1

@@ -32,7 +32,8 @@ from softloc.config import Synthetic
 from softloc.synthetic import town
 from softloc.synthetic.faults import Faults, plan_faults
 from softloc.synthetic.ins import ins_table, write_ins
-from softloc.synthetic.motion import Run, frame_times, plan_runs, run_pose, wrap_deg
+from softloc.synthetic.motion import Run, frame_motion, frame_times, plan_runs, run_pose, wrap_deg
+from softloc.synthetic.motion_blur import Motion
 from softloc.synthetic.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,8 @@ def write_world(cfg: Synthetic, root: str | os.PathLike, render: bool = True) ->
         counts["images"] += len(image_us)
         counts["ins_rows"] += len(ins)
         if render:
-            _write_images(renderer, run, x, y, yaw, image_us, fault, folder / "stereo" / "centre",
-                          cfg.png_compression, cfg.seed, bar)
+            _write_images(renderer, run, (x, y, yaw, *frame_motion(run, route, t)), image_us, fault,
+                          folder / "stereo" / "centre", cfg.png_compression, cfg.seed, bar)
     bar.close()
     traversals = pd.DataFrame({"traversal": [r.name for r in runs], "condition": [r.condition for r in runs]})
     with io.atomic_path(root / "traversals.csv") as tmp:
@@ -156,15 +157,18 @@ def write_world(cfg: Synthetic, root: str | os.PathLike, render: bool = True) ->
     return counts
 
 
-def _write_images(renderer: Renderer, run: Run, x, y, yaw, image_us, fault: Faults, folder: Path,
-                  compression: int, seed: int, bar) -> None:
-    """Render, mosaic and write one run's frames, applying the image faults."""
+def _write_images(renderer: Renderer, run: Run, poses: tuple[np.ndarray, ...], image_us, fault: Faults,
+                  folder: Path, compression: int, seed: int, bar) -> None:
+    """Render, mosaic and write one run's frames (poses: x, y, yaw, speed, yaw rate per frame), the
+    camera moving as the car does during each exposure, applying the image faults."""
+    x, y, yaw, speed, yaw_rate = poses
     look = renderer.make_look(run.condition, np.random.default_rng([seed, 5, run.index]))
     frame_rng = np.random.default_rng([seed, 6, run.index])
     under, over = set(fault.under), set(fault.over)
     truncated, missing = set(fault.truncated), set(fault.missing)
     for i, ts in enumerate(image_us):
-        mosaic = renderer.render_bayer(float(x[i]), float(y[i]), float(yaw[i]), look, frame_rng)
+        mosaic = renderer.render_bayer(float(x[i]), float(y[i]), float(yaw[i]), look, frame_rng,
+                                       Motion(float(speed[i]), float(yaw_rate[i])))
         bar.update(1)
         if i in missing:
             continue

@@ -39,6 +39,7 @@ from softloc.datasets.formats import seasons_files as files
 from softloc.synthetic import town
 from softloc.synthetic.camera import CAMERA_HEIGHT_M
 from softloc.synthetic.looks import CONDITION_NAMES, CONDITIONS
+from softloc.synthetic.motion_blur import Motion
 from softloc.synthetic.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ CAMERAS = {"left": (-90.0, (0.0, -0.5)), "rear": (180.0, (-1.0, 0.0)), "right": 
 REFERENCE_LANE_M = 1.8
 FIRST_DAY = dt.datetime(2014, 11, 28, 11, tzinfo=dt.timezone.utc)
 CAPTURE_DT_US = 125_000                    # between reference captures (8 m/s, 1 m apart)
+CAPTURE_SPEED_MPS = 8.0                    # the car's speed during every capture (motion blur)
 TRUTH_FILE = "synthetic_truth.txt"
 
 
@@ -141,8 +143,9 @@ def write_seasons(world: Synthetic, cfg: SyntheticSeasons, root: str | os.PathLi
         look = renderer.make_look(render_as[condition], np.random.default_rng([cfg.seed, 12, k]))
         frame_rng = np.random.default_rng([cfg.seed, 13, k])
         for row in group.itertuples(index=False):
+            motion = Motion(CAPTURE_SPEED_MPS, 0.0, np.deg2rad(CAMERAS[row.camera][0]))
             rgb = renderer.render(float(row.cx + town.ORIGIN_EASTING), float(row.cy + town.ORIGIN_NORTHING),
-                                  float(row.yaw), look, frame_rng)
+                                  float(row.yaw), look, frame_rng, motion)
             _write_jpeg(root / "images" / row.name, rgb, cfg.jpeg_quality)
     for name, (yaw_deg, mount) in CAMERAS.items():
         files.write_intrinsics(root / "intrinsics" / f"{name}_intrinsics.txt", camera.f, camera.f,

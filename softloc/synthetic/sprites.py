@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from softloc.synthetic import town
+from softloc.synthetic import lights, town
 from softloc.synthetic.camera import CAMERA_HEIGHT_M, Camera, View
 from softloc.synthetic.looks import Look
 
@@ -23,9 +23,11 @@ class Sprites:
 
     def __init__(self, camera: Camera, scenery: town.Scenery):
         self.camera, self.scenery = camera, scenery
+        self.lamp_colour = lights.lamp_colours(scenery.sprites["seed"])
 
-    def draw(self, img: np.ndarray, z: np.ndarray, view: View, look: Look, maps: dict) -> None:
-        """Trees, lamp posts and this run's parked cars, far to near, hidden behind nearer walls."""
+    def draw(self, img: np.ndarray, inv_depth: np.ndarray, z: np.ndarray, view: View, look: Look, maps: dict) -> None:
+        """Trees, lamp posts (their lamps lit where the condition has them) and this run's parked cars,
+        far to near, hidden behind nearer walls; their inverse depth into `inv_depth`."""
         cam, p = self.camera, look.params
         x, y, fx, fy, rx, ry = view
         sp, cars = self.scenery.sprites, look.cars
@@ -46,24 +48,28 @@ class Sprites:
         crown_c = TREE_CROWN if not p["snow"] else np.array((215, 222, 220), np.float32)
         trunk_c = TRUNK * p["ambient"]
         pole_c = POLE * (p["ambient"] + p["sun"] * 0.3)
-        glow = np.array((255, 225, 160), np.float32) * min(1.0, 0.4 + p["lamps"])
+        glow = lights.LAMP_LUMINANCE * look.emission
+        lit = self._light(xs[order] + x, ys[order] + y, zs_all, look)
+        head_w, head_h = lights.LAMP_HEAD_M
         ch = maps["ch"]
-        for i, zs, fog, col in zip(order.tolist(), zs_all.tolist(), fog_all.tolist(), col_all.tolist()):
+        canvas = (img, inv_depth)
+        for n, (i, zs, fog, col) in enumerate(zip(order.tolist(), zs_all.tolist(), fog_all.tolist(), col_all.tolist())):
             scale = cam.f / zs
             ground_row = cam.cy + scale * CAMERA_HEIGHT_M
             mist = fogc * (1 - fog)
-            light = p["ambient"] + p["sun"] * 0.5 + p["headlights"] * 0.8 * math.exp(-zs / 10.0)
+            light = lit[n] if lit is not None else p["ambient"] + p["sun"] * 0.5
             if kinds[i] == 0:
                 size = sp["size"][i] * scale
-                self._box(img, ch, z, zs, col, 0.18 * size, ground_row - 3.0 * size, ground_row, trunk_c * fog + mist)
-                self._ellipse(img, ch, z, zs, col, ground_row - 4.6 * size, 2.2 * size, 2.0 * size,
+                self._box(canvas, ch, z, zs, col, 0.18 * size, ground_row - 3.0 * size, ground_row,
+                          trunk_c * fog + mist)
+                self._ellipse(canvas, ch, z, zs, col, ground_row - 4.6 * size, 2.2 * size, 2.0 * size,
                               crown_c * (light * fog) + mist)
             elif kinds[i] == 1:
-                self._box(img, ch, z, zs, col, max(0.5, 0.09 * scale), ground_row - 6.0 * scale, ground_row,
+                self._box(canvas, ch, z, zs, col, max(0.5, 0.09 * scale), ground_row - 6.0 * scale, ground_row,
                           pole_c * fog + mist)
                 if p["lamps"]:
-                    self._ellipse(img, ch, z, zs, col, ground_row - 6.0 * scale, max(1.0, 0.5 * scale),
-                                  max(1.0, 0.3 * scale), glow)
+                    self._ellipse(canvas, ch, z, zs, col, ground_row - 6.0 * scale, 0.5 * head_w * scale,
+                                  0.5 * head_h * scale, glow * self.lamp_colour[i], keep_energy=True)
             else:
                 c = i - n_static
                 along = abs(math.sin(cars["heading"][c]) * xs[i] + math.cos(cars["heading"][c]) * ys[i])
@@ -71,23 +77,46 @@ class Sprites:
                 dist = max(math.hypot(xs[i], ys[i]), 1e-6)
                 half = 0.5 * scale * (1.8 * along + 4.3 * across) / dist   # car seen from behind .. side
                 body = cars["colour"][c]
-                self._box(img, ch, z, zs, col, half, ground_row - 0.3 * scale, ground_row, body * 0.15 * fog + mist)
-                self._box(img, ch, z, zs, col, half, ground_row - 1.0 * scale, ground_row - 0.3 * scale,
+                self._box(canvas, ch, z, zs, col, half, ground_row - 0.3 * scale, ground_row, body * 0.15 * fog + mist)
+                self._box(canvas, ch, z, zs, col, half, ground_row - 1.0 * scale, ground_row - 0.3 * scale,
                           body * (light * fog) + mist)
                 roof = (body * 0.9 if not p["snow"] else np.full(3, 235.0, np.float32)) * (light * fog) + mist
-                self._box(img, ch, z, zs, col, 0.8 * half, ground_row - 1.5 * scale, ground_row - 1.0 * scale,
+                self._box(canvas, ch, z, zs, col, 0.8 * half, ground_row - 1.5 * scale, ground_row - 1.0 * scale,
                           CAR_GLASS * (light * fog) + mist)
-                self._box(img, ch, z, zs, col, 0.8 * half, ground_row - 1.55 * scale, ground_row - 1.45 * scale, roof)
+                self._box(canvas, ch, z, zs, col, 0.8 * half, ground_row - 1.55 * scale, ground_row - 1.45 * scale,
+                          roof)
 
-    def _box(self, img, ch, z, zs, col, half_w, top, bottom, colour) -> None:
+    def _light(self, px: np.ndarray, py: np.ndarray, zs: np.ndarray, look: Look) -> np.ndarray | None:
+        """(N, 3) light on sprites at (px, py), depth zs, where headlights or lamps add coloured light
+        (None where the light is the condition's plain ambient and sun)."""
+        p = look.params
+        if not (p["headlights"] or p["lamps"]):
+            return None
+        light = np.full((len(px), 3), p["ambient"] + p["sun"] * 0.5, np.float32)
+        if p["headlights"]:
+            light += np.outer(np.exp(-zs / 10.0), lights.HALOGEN * (lights.HEADLIGHT_SIDE_LUX / p["lux"]))
+        if p["lamps"]:
+            sp = self.scenery.sprites
+            near = (sp["kind"] == 1.0) & (np.hypot(sp["x"] - px.mean(), sp["y"] - py.mean()) < lights.LAMP_REACH_M)
+            lamps = np.stack([sp["x"][near], sp["y"][near]], axis=1)
+            light += lights.point_lamp_lux(px, py, 1.0, lamps, self.lamp_colour[near]) / p["lux"]
+        return light
+
+    def _box(self, canvas, ch, z, zs, col, half_w, top, bottom, colour) -> None:
+        img, inv_depth = canvas
         c0, c1 = max(0, math.floor(col - half_w)), min(self.camera.width, math.ceil(col + half_w) + 1)
         r0, r1 = max(0, math.floor(top)), min(self.camera.height, math.ceil(bottom))
         if c0 >= c1 or r0 >= r1:
             return
         visible = zs < z[c0:c1]
         img[r0:r1, c0:c1][:, visible] = colour.take(ch[r0:r1, c0:c1][:, visible])
+        inv_depth[r0:r1, c0:c1][:, visible] = 1.0 / zs
 
-    def _ellipse(self, img, ch, z, zs, col, row, rx, ry, colour) -> None:
+    def _ellipse(self, canvas, ch, z, zs, col, row, rx, ry, colour, keep_energy: bool = False) -> None:
+        """An ellipse of `colour` into the canvas (image, inverse depth); with keep_energy, one smaller
+        than its pixels is dimmed by the share of them it covers (a light source's energy does not
+        grow with the pixels drawn)."""
+        img, inv_depth = canvas
         c0, c1 = max(0, math.floor(col - rx)), min(self.camera.width, math.ceil(col + rx) + 1)
         r0, r1 = max(0, math.floor(row - ry)), min(self.camera.height, math.ceil(row + ry) + 1)
         if c0 >= c1 or r0 >= r1:
@@ -95,4 +124,8 @@ class Sprites:
         cc = (self.camera.col_f[c0:c1] - col) * (1.0 / max(rx, 0.5))
         rr = (self.camera.row_f[r0:r1] - row) * (1.0 / max(ry, 0.5))
         inside = (rr * rr + cc * cc <= 1.0) & (zs < z[c0:c1])
+        if keep_energy:
+            drawn = (rr * rr + cc * cc <= 1.0).sum()
+            colour = colour * min(1.0, math.pi * rx * ry / max(int(drawn), 1))
         img[r0:r1, c0:c1][inside] = colour.take(ch[r0:r1, c0:c1][inside])
+        inv_depth[r0:r1, c0:c1][inside] = 1.0 / zs

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from softloc.synthetic import lights
+
 ORIGIN_EASTING = 620000.0
 ORIGIN_NORTHING = 5735000.0
 UTM_ZONE_NUMBER = 30
@@ -103,7 +105,8 @@ class Scenery:
     walls: dict[str, np.ndarray]     # per wall: geometry, facade parameters, route position
     sprites: dict[str, np.ndarray]   # per tree / lamp post: position, size, kind, route position
     parking: dict[str, np.ndarray]   # parking bays: x, y, heading; each run parks its own cars there
-    tiles: np.ndarray                # (T, TILE_PX, TILE_PX, 3) uint8: label, lamp light, sun shadow
+    tiles: np.ndarray                # (T, TILE_PX, TILE_PX, 4) uint8: label, sodium lamp light, sun
+                                     # shadow, LED lamp light
     tile_index: np.ndarray           # (GY, GX) int32 tile number per grid cell (last tile: blank)
     tile_origin: tuple[float, float]  # easting, northing of grid cell (0, 0)
     sun_azimuth: float               # radians; the sunny condition's sun (its shadows are in the raster)
@@ -139,8 +142,9 @@ def build_scenery(route: Route, rng: np.random.Generator) -> Scenery:
     w = np.array(walls, dtype=np.float64)
     sp = np.array(sprites, dtype=np.float64).reshape(-1, 6)
     sun_az, sun_el = np.deg2rad(200.0), np.deg2rad(35.0)
-    lamps = sp[sp[:, 3] == 1.0][:, :2]
-    tiles, index, origin = _ground_tiles(route, footprints, lamps, sun_az, sun_el)
+    lamps = sp[sp[:, 3] == 1.0]
+    sodium = lights.is_sodium(lamps[:, 5])
+    tiles, index, origin = _ground_tiles(route, footprints, lamps[:, :2], sodium, sun_az, sun_el)
     parking = _parking_bays(route)
     return Scenery(walls={c: w[:, i] for i, c in enumerate(wall_cols)},
                    sprites={c: sp[:, i] for i, c in enumerate(["x", "y", "s", "kind", "size", "seed"])},
@@ -240,9 +244,10 @@ def _parking_bays(route: Route) -> dict[str, np.ndarray]:
     return {"x": cat(xs), "y": cat(ys), "heading": cat(hs)}
 
 
-def _ground_tiles(route: Route, footprints: list[np.ndarray], lamps: np.ndarray,
+def _ground_tiles(route: Route, footprints: list[np.ndarray], lamps: np.ndarray, sodium: np.ndarray,
                   sun_az: float, sun_el: float) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """Rasterise road, pavement, markings, street-lamp light and sun shadows into tiles near the route."""
+    """Rasterise road, pavement, markings, street-lamp light (sodium and LED lamps apart) and sun
+    shadows into tiles near the route."""
     tile_m = TILE_PX * GROUND_RES_M
     margin = 6 * tile_m   # every ground point the renderer looks up lies inside the grid
     x0 = route.x.min() - margin
@@ -259,7 +264,7 @@ def _ground_tiles(route: Route, footprints: list[np.ndarray], lamps: np.ndarray,
     cells = np.argwhere(index == 0)
     index[:] = len(cells)             # the last tile stays blank verge: every other cell
     index[cells[:, 0], cells[:, 1]] = np.arange(len(cells))
-    tiles = np.zeros((len(cells) + 1, TILE_PX, TILE_PX, 3), dtype=np.uint8)
+    tiles = np.zeros((len(cells) + 1, TILE_PX, TILE_PX, 4), dtype=np.uint8)
     scale = 4  # cv2 sub-pixel shift of 2 bits
     dash = (np.floor(route.s / 3.0) % 2 == 0)
     shadow_vec = -np.array([np.sin(sun_az), np.cos(sun_az)]) / np.tan(sun_el)
@@ -280,11 +285,12 @@ def _ground_tiles(route: Route, footprints: list[np.ndarray], lamps: np.ndarray,
         dashes = [np.round(pts[a:b] * scale).astype(np.int32) for a, b in runs if b - a > 1]
         if dashes:
             cv2.polylines(label, dashes, False, int(CENTRE_LINE), thickness=1, lineType=cv2.LINE_8, shift=2)
-        light = np.zeros((TILE_PX, TILE_PX), dtype=np.float32)
-        for lx, ly in lamps:
+        light = np.zeros((2, TILE_PX, TILE_PX), dtype=np.float32)
+        for (lx, ly), kind in zip(lamps, sodium):
             px, py = (lx - ox) / GROUND_RES_M, (ly - oy) / GROUND_RES_M
             if -60 < px < TILE_PX + 60 and -60 < py < TILE_PX + 60:
-                light += np.exp(-((xx - px) ** 2 + (yy - py) ** 2) * (GROUND_RES_M ** 2 / (2 * 4.5 ** 2)))
+                light[0 if kind else 1] += np.exp(-((xx - px) ** 2 + (yy - py) ** 2)
+                                                  * (GROUND_RES_M ** 2 / (2 * 4.5 ** 2)))
         shadow = np.zeros((TILE_PX, TILE_PX), dtype=np.uint8)
         for fp in footprints:
             corners, height = fp[:4], fp[4, 0]
@@ -294,7 +300,8 @@ def _ground_tiles(route: Route, footprints: list[np.ndarray], lamps: np.ndarray,
                 continue
             hull = cv2.convexHull(np.round(pix * scale).astype(np.int32))
             cv2.fillConvexPoly(shadow, hull, 255, lineType=cv2.LINE_8, shift=2)
-        tiles[t] = np.stack([label, np.clip(light * 255, 0, 255).astype(np.uint8), shadow], axis=-1)
+        lamp = np.clip(light * 255, 0, 255).astype(np.uint8)
+        tiles[t] = np.stack([label, lamp[0], shadow, lamp[1]], axis=-1)
     return tiles, index, (x0, y0)
 
 
