@@ -40,8 +40,8 @@ class BoQ(Aggregator):
 
     Tokens carry no position encoding, so the output does not depend on their order (the 3x3
     projection before them sees neighbours; `pool_tokens` is the order-free part).
-    Hyperparameters (params `aggregators.boq`) at the paper's ResNet-50 model (16384-D, the
-    row behind its Pitts250k R@1 95.0): proj_channels 512, num_queries 64, num_layers 2, row_dim
+    Hyperparameters (params `aggregators.boq`) at the authors' released ResNet-50 model (16384-D,
+    ResNet-50 cut after its third stage): proj_channels 512, num_queries 64, num_layers 2, row_dim
     32; proj_channels / 64 attention heads and a feed-forward width of 4 * proj_channels, as there.
     """
 

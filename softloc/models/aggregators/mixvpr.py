@@ -28,9 +28,9 @@ class MixVPR(Aggregator):
     projections: channels C -> out_channels and positions in_h*in_w -> out_rows; dim =
     out_channels * out_rows.
 
-    Hyperparameters (params `aggregators.mixvpr`) at the paper's 4096-D model (ResNet-50 cut after
-    its third stage, the row behind its Pitts250k R@1): mix_depth 4, mlp_ratio 1, out_channels
-    1024, out_rows 4. Its mixers have fixed weights per position, so the map must always have
+    Hyperparameters (params `aggregators.mixvpr`) at the paper's best model, 4096-D on ResNet-50
+    cut after its third stage (the authors' released configuration): mix_depth 4, mlp_ratio 1,
+    out_channels 1024, out_rows 4. Its mixers have fixed weights per position, so the map must always have
     in_h x in_w cells: the paper trains and tests on 320 x 320 images, whose stride-16 map is
     20 x 20 (in_h = in_w = ceil(320 / 16)). Here images keep their aspect ratio and test sets
     differ in it (landscape RobotCar and Pittsburgh, square Seasons), so the map is first

@@ -52,7 +52,7 @@ class SALAD(Aggregator):
     clusters, chiefly from features that score low everywhere. Each cluster's plan-weighted sum
     of features is L2-normalised, and the global token is concatenated in front.
 
-    Hyperparameters (params `aggregators.salad`) at the paper's values (DINOv2-B, 8448-D):
+    Hyperparameters (params `aggregators.salad`) at the paper's values (its DINOv2 model, 8448-D):
     num_clusters 64, cluster_dim 128, token_dim 256, MLP hidden width 512, dropout 0.3 in both
     per-position MLPs, dustbin score 1, 3 Sinkhorn iterations. The paper's global token is
     DINOv2's class token; a CNN has none, so here it is the token MLP of the feature map's
