@@ -53,7 +53,7 @@ def main() -> None:
     params = load_params()
     device = resolve_device(params.extract.device)
     batch_size = params.extract.batch_size
-    net = build_network(params.model, 0).eval().to(device)
+    net = build_network(params.model, 0, params.aggregators).eval().to(device)
 
     with tempfile.TemporaryDirectory() as tmp:
         if Path(args.store).is_file():

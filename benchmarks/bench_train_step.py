@@ -58,7 +58,8 @@ def main() -> None:
     else:
         side = params.model.image_max_side
         data, source = stand_in_world(side * 3 // 4, side), "in-memory stand-in world"
-    trainer = Trainer(args.method, params.methods[args.method], params.model, train, 0, data, "/tmp/bench_reports", "/tmp/bench_resume")
+    trainer = Trainer(args.method, params.methods[args.method], params.model, train, 0, data, "/tmp/bench_reports", "/tmp/bench_resume",
+                      aggregators=params.aggregators)
     feed, spec = trainer.feed, trainer.feed.spec
     init_clusters(trainer.net, data, train, 0, trainer.placement)
     trainer.net.train()

@@ -72,7 +72,8 @@ def run_one(method: str, params: Params, train: Train, seed: int, data: Any) -> 
     with tempfile.TemporaryDirectory() as tmp:
         summary = train_method(method, params.methods[method], params.model, train, seed, data,
                                Path(tmp) / "model.pt", Path(tmp) / "reports", Path(tmp) / "resume",
-                               telemetry_path=Path(tmp) / "telemetry.json", network_seed=NETWORK_SEED)
+                               telemetry_path=Path(tmp) / "telemetry.json", network_seed=NETWORK_SEED,
+                               aggregators=params.aggregators)
         seconds = json.loads((Path(tmp) / "telemetry.json").read_text())["train_seconds"]
         rows = (Path(tmp) / "reports" / "plots" / "metrics" / "val" / "top1.tsv").read_text().splitlines()[1:]
     curve = [(int(r.split("\t")[0]), float(r.split("\t")[-1])) for r in rows]  # (step, top-1) per validation

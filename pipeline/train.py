@@ -2,7 +2,8 @@
 
     python -m pipeline.train <method> <seed>
 
-Reads params model, train, pca (validation whitens as the test does), methods.<method>; data/processed/{train_images,train_anchors,
+Reads params model, aggregators, train, pca (validation whitens as the test does),
+methods.<method> (its `aggregator`, if any, replaces model.aggregator); data/processed/{train_images,train_anchors,
 val_reference,val_queries}.parquet and data/processed/images/. The seed draws the initial
 weights and every random choice of training. Writes models/<method>/seed<seed>/model.pt and the
 dvclive logs + metrics.json under reports/train/<method>/seed<seed>/ (deterministic: no
@@ -46,6 +47,7 @@ def main() -> None:
         report_dir=run.train_report_dir,
         resume_root=Path("models/.resume") / f"seed{run.seed}",
         telemetry_path=Path("reports/telemetry/train") / run.method / f"seed{run.seed}.json",
+        aggregators=params.aggregators,
         pca=params.pca,
     )
     log.info("done %s seed %d: %s", run.method, run.seed, summary)

@@ -2,8 +2,9 @@
 their descriptors similar.
 
 What is differentiated: the similarity s = <g(q), g(r)> of the two images' descriptors as the
-retrieval compares them, g = the network's NetVLAD descriptor followed by the PCA whitening and
-L2 normalisation of the evaluate stage (without a PCA, the NetVLAD descriptor itself), so
+retrieval compares them, g = the network's global descriptor (NetVLAD's, or any aggregator's)
+followed by the PCA whitening and L2 normalisation of the evaluate stage (without a PCA, the
+global descriptor itself), so
 s = 1 - d^2 / 2 for the retrieval's feature distance d. For the query's map, s is differentiated
 with respect to the query's activations A (C, h, w) at the backbone's last conv layer (VGG-16:
 conv5_3, the small backbone: its last conv + BN, both before NetVLAD), the retrieved image's

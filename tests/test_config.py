@@ -108,5 +108,5 @@ def test_a_new_loss_is_its_params_dataclass_and_registration(monkeypatch: pytest
     method = validate_params(raw).methods["wide"]
     assert method.margin == 0.3 and build_loss(method).margin == 0.3
     raw["methods"]["wide"]["marign"] = 0.5
-    with pytest.raises(ParamsError, match=r"methods\.wide\.marign = 0\.5: unknown key \(did you mean margin\?\); allowed keys: loss, margin, n_extra, r1, r2"):
+    with pytest.raises(ParamsError, match=r"methods\.wide\.marign = 0\.5: unknown key \(did you mean margin\?\); allowed keys: aggregator, loss, margin, n_extra, r1, r2"):
         validate_params(raw)

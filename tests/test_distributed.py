@@ -24,8 +24,8 @@ def without_batchnorm(build):
     """build_network with BatchNorm replaced by identity: BN couples a batch's images, so per-process
     statistics differ from the whole batch's on CPU (SyncBatchNorm needs CUDA); GroupNorm or no norm
     (VGG-16) keeps the processes exact."""
-    def wrapped(model, seed):
-        net = build(model, seed)
+    def wrapped(model, seed, aggregators=None):
+        net = build(model, seed, aggregators)
         for module in list(net.modules()):
             for name, child in module.named_children():
                 if isinstance(child, torch.nn.BatchNorm2d):

@@ -11,7 +11,7 @@ from torch import nn
 from softloc.config import Model
 from softloc.features import Whitening
 from softloc.gradcam import match_gradcam
-from softloc.models import build_network, preprocess
+from softloc.models import NetVLAD, build_network, preprocess
 from softloc.models.network import LocalizationNet
 from softloc.pca import fit_pca
 from softloc.report.figure3 import select_queries
@@ -57,7 +57,8 @@ def constructed_pair(seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_gradcam_highlights_the_region_that_makes_the_pair_match(seed: int) -> None:
     query, retrieved = constructed_pair(seed)
     torch.manual_seed(seed)
-    net = LocalizationNet(edge_backbone(), clusters=4)
+    backbone = edge_backbone()
+    net = LocalizationNet(backbone, NetVLAD(4, backbone.out_channels))
     with torch.no_grad():
         net.init_clusters(net.descriptors(preprocess(torch.from_numpy(np.stack([query, retrieved])))), seed=0)
     cams = match_gradcam(net, query, retrieved)

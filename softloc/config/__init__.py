@@ -12,6 +12,8 @@ The modules, one job each:
 - base: the Section base model and the constrained types the sections share;
 - data_sections, run_sections: the fixed sections, data side (data, synthetic*, clean, split,
   tuples) and model side (model, train, pca, extract, evaluate, report, gradcam);
+- aggregator_sections: `aggregators`, the hyperparameters of the aggregators other than NetVLAD
+  (softloc/models/aggregators), at their published defaults;
 - entries: the open-ended entries, each against its own model. `methods.<name>`: the base keys
   (loss, r1, r2, n_extra) plus the hyperparameters of its loss, made from the params dataclass
   that the loss's file in softloc/losses declares (their one home). `testsets.<name>`: format,
@@ -27,6 +29,7 @@ A new params key: add it to params.yaml with its comment AND here (a loss's hype
 params dataclass).
 """
 
+from softloc.config.aggregator_sections import AggregatorName, Aggregators, Boq, Gem, MixVpr, Salad
 from softloc.config.base import (CONDITION_PATTERN, NAME_PATTERN, TRAVERSAL_PATTERN, Condition, Fraction, Name,
                                  NonNegativeFloat, NonNegativeInt, PathStr, PositiveFloat, PositiveInt, Section, UtmZone, UtmZoneOrLocal)
 from softloc.config.data_sections import (Box, Clean, Data, SeasonsCondition, Split, Synthetic, SyntheticFaults,
@@ -39,6 +42,7 @@ from softloc.config.run_sections import (Bootstrap, Evaluate, Extract, Gradcam, 
 from softloc.config.schema import Params, validate_params
 
 __all__ = [
+    "AggregatorName", "Aggregators", "Boq", "Gem", "MixVpr", "Salad",
     "CONDITION_PATTERN", "NAME_PATTERN", "TRAVERSAL_PATTERN", "Condition", "Fraction", "Name", "NonNegativeFloat",
     "NonNegativeInt", "PathStr", "PositiveFloat", "PositiveInt", "Section", "UtmZone", "UtmZoneOrLocal",
     "Box", "Clean", "Data", "SeasonsCondition", "Split", "Synthetic", "SyntheticFaults", "SyntheticPittsburgh",

@@ -10,17 +10,21 @@ from typing import Literal, get_type_hints
 
 from pydantic import Field, create_model
 
+from softloc.config.aggregator_sections import AggregatorName
 from softloc.config.base import NonNegativeInt, PathStr, PositiveFloat, Section
 from softloc.losses import LOSSES
 
 
 class Method(Section):
-    """A `methods` entry's base keys; `method_model` adds its loss's hyperparameters."""
+    """A `methods` entry's base keys; `method_model` adds its loss's hyperparameters. `aggregator`
+    (optional) names the method's aggregator in place of model.aggregator: a method is loss x
+    aggregator."""
 
     loss: str
     r1: PositiveFloat
     r2: PositiveFloat
     n_extra: NonNegativeInt = 0
+    aggregator: AggregatorName | None = None
 
 
 def method_model(loss: str) -> type[Method]:

@@ -116,6 +116,9 @@ def _check_method_relations(p: Params, fail: Fail) -> None:
                      f"<= tuples.max_radius_m ({radius}): neighbour lists reach no further")
         for key, allowed in loss_params(m).conflicts():
             fail(f"methods.{name}.{key}", getattr(m, key), allowed)
+        if getattr(m, "checkpoint", None) and m.aggregator not in (None, "netvlad"):
+            fail(f"methods.{name}.aggregator", m.aggregator,
+                 "netvlad or unset: an imported checkpoint is pytorch-NetVlad's VGG-16 + NetVLAD")
 
 
 def _unique(values: list[Any], key: str, fail: Fail) -> None:

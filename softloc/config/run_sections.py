@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from softloc.config.aggregator_sections import AggregatorName
 from softloc.config.base import Name, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Section
 
 
@@ -14,7 +15,8 @@ class Model(Section):
     backbone: Literal["small", "vgg16", "efficientnet_lite0"]
     init: Literal["random", "imagenet"] = "random"
     weights: str = ""
-    clusters: PositiveInt
+    aggregator: AggregatorName = "netvlad"   # the global pooling (softloc.models.aggregators); its params: `aggregators`
+    clusters: PositiveInt                    # NetVLAD's K
     image_max_side: Annotated[int, Field(ge=16)]
     small_channels: Annotated[list[PositiveInt], Field(min_length=1)] = [16, 32, 64, 128]
     lite_last_block: Annotated[int, Field(ge=0, le=15)] = 10  # efficientnet_lite0 cut after this block (10: stride 16, 112 channels)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import BaseModel, Field
 
+from softloc.config.aggregator_sections import Aggregators
 from softloc.config.base import NAME_PATTERN, Name, NonNegativeInt, Section
 from softloc.config.data_sections import Clean, Data, Split, Synthetic, SyntheticPittsburgh, SyntheticSeasons, Tuples
 from softloc.config.entries import Method, Testset, method_model, testset_model
@@ -28,6 +29,7 @@ class Params(Section):
     split: Split
     tuples: Tuples
     model: Model
+    aggregators: Aggregators
     train: Train
     methods: Annotated[dict[Name, Method], Field(min_length=1)]
     pca: Pca

@@ -17,9 +17,10 @@ from typing import Any, Callable, Protocol
 import torch
 from torch import Tensor, nn
 
-# Keys of every params.yaml `methods` entry: the loss's name and the tuple sampling (softloc.config's
-# Method). A loss that reads one of them (triplet_huber scales by r1) registers it as `sampling`.
-BASE_KEYS = ("loss", "r1", "r2", "n_extra")
+# Keys of every params.yaml `methods` entry: the loss's name, the tuple sampling and the network's
+# aggregator (optional; softloc.config's Method). A loss that reads one of the sampling keys
+# (triplet_huber scales by r1) registers it as `sampling`.
+BASE_KEYS = ("loss", "r1", "r2", "n_extra", "aggregator")
 
 
 @dataclass

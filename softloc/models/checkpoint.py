@@ -1,7 +1,9 @@
 """The final model file: weights, the model params that rebuild the network, and run info.
 
 The file's `model_cfg` records params `model` as set (the keys params.yaml gives) plus the seed
-of the initial weights; load_model rebuilds the network from it. `state_sha256` is a checksum of
+of the initial weights, and for an aggregator other than NetVLAD its name and hyperparameters
+(`aggregator`, `aggregators: {<name>: {...}}`, params' layout; a NetVLAD model's record is as it
+was before aggregators existed); load_model rebuilds the network from it. `state_sha256` is a checksum of
 the weights (state_checksum): load_model recomputes it, so a file corrupted on disk or in the DVC
 cache (which `dvc checkout` does not verify) is an error naming it, never a silently wrong model.
 """
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from softloc.io import atomic_path
+from softloc.models.aggregators import NetVLAD, aggregator_record
 from softloc.models.network import LocalizationNet, build_network
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
@@ -41,12 +44,21 @@ def state_checksum(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def model_record(model: Model, seed: int, init: str | None = None) -> dict[str, Any]:
+def model_record(model: Model, seed: int, init: str | None = None, pool: torch.nn.Module | None = None) -> dict[str, Any]:
     """What the model file stores of the network's params: `model`'s keys as set, the `seed` of
-    its initial weights, and `init` in place of model.init when given (an imported checkpoint)."""
+    its initial weights, `init` in place of model.init when given (an imported checkpoint), and
+    the aggregator `pool` of the network unless NetVLAD (aggregators.aggregator_record). A NetVLAD
+    record leaves out model.aggregator, so it is what it was before aggregators existed."""
     record = {**model.model_dump(exclude_unset=True), "seed": seed}
+    if record.get("aggregator") == NetVLAD.name:
+        del record["aggregator"]
     if init is not None and init != model.init:
         record["init"] = init
+    if pool is not None:
+        named = getattr(model, "aggregator", NetVLAD.name)
+        if pool.name != named:
+            raise ValueError(f"the network's aggregator is {pool.name!r}, its model params say {named!r}")
+        record.update(aggregator_record(pool))
     return record
 
 
@@ -59,7 +71,7 @@ def save_model(path: str | os.PathLike, net: LocalizationNet, model: Model, seed
     with torch.load(weights_only=True) and nothing in it executes code.
     """
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    payload = {"format": FORMAT, "model_cfg": _plain(model_record(model, seed, init), path), "state_dict": state,
+    payload = {"format": FORMAT, "model_cfg": _plain(model_record(model, seed, init, net.pool), path), "state_dict": state,
                "state_sha256": state_checksum(state), "info": _plain(info, path)}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save(payload, f)   # a file object: torch names the archive "archive", not after the random temp name
@@ -74,7 +86,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     the file's checksum; a file written before the checksum existed is an error saying to rerun
     its train stage.
     """
-    from softloc.config import Model  # here, not at module level: the GPU machine has no pydantic
+    from softloc.config import Aggregators, Model  # here, not at module level: the GPU machine has no pydantic
 
     path = Path(path)
     if not path.is_file():
@@ -92,8 +104,8 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         raise ValueError(f"{path}: the weights do not match the file's checksum (state_sha256): the file is "
                          "corrupted; rerun its train stage (dvc repro -f train@<method>-<seed>)")
     record = payload["model_cfg"]
-    model = Model.model_validate({**{k: v for k, v in record.items() if k != "seed"}, "init": "random"})
-    net = build_network(model, record.get("seed", 0))
+    model = Model.model_validate({**{k: v for k, v in record.items() if k not in ("seed", "aggregators")}, "init": "random"})
+    net = build_network(model, record.get("seed", 0), Aggregators.model_validate(record.get("aggregators", {})))
     net.load_state_dict(payload["state_dict"], strict=True)
     log.info("read %s", path)
     return net.to(device).eval(), payload["info"]

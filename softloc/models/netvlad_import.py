@@ -83,7 +83,8 @@ def import_netvlad(path: str | os.PathLike, model: Model) -> tuple[LocalizationN
     if layers and max(layers) >= VGG16_KEPT_LAYERS:
         raise ValueError(f"{path}: encoder layer {max(layers)} lies beyond conv5_3 (index {VGG16_KEPT_LAYERS - 1}); "
                          "pytorch-NetVlad's VGG-16 encoder ends there")
-    imported = model.model_copy(update={"backbone": "vgg16", "clusters": clusters, "init": "random", "weights": ""})
+    imported = model.model_copy(update={"backbone": "vgg16", "aggregator": "netvlad", "clusters": clusters, "init": "random",
+                                        "weights": ""})
     net = build_network(imported, 0)
     try:
         net.load_state_dict(mapped, strict=True)

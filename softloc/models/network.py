@@ -1,4 +1,4 @@
-"""The localization network (backbone + NetVLAD) and the image preprocessing it expects."""
+"""The localization network (backbone + aggregator) and the image preprocessing it expects."""
 
 from __future__ import annotations
 
@@ -7,34 +7,40 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from softloc.models.aggregators import build_aggregator
 from softloc.models.backbones import build_backbone
-from softloc.models.netvlad import NetVLAD
 from softloc.models.normalise import IMAGENET_MEAN, IMAGENET_NORM, IMAGENET_STD, InputNorm, preprocess
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
-    from softloc.config import Model
+    from softloc.config import Aggregators, Model
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "LocalizationNet", "build_network", "preprocess"]
 
 
 class LocalizationNet(nn.Module):
-    """Backbone conv features pooled by NetVLAD into an L2-normalised global descriptor.
+    """Backbone conv features pooled by an aggregator (`pool`: NetVLAD, GeM, MixVPR, SALAD or BoQ,
+    softloc.models.aggregators) into an L2-normalised global descriptor.
 
     `input_norm` is the backbone's input normalisation (its `input_norm`, ImageNet's when it
     names none); `preprocess` applies it.
     """
 
-    def __init__(self, backbone: nn.Module, clusters: int) -> None:
+    def __init__(self, backbone: nn.Module, pool: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
-        self.pool = NetVLAD(clusters, backbone.out_channels)
+        self.pool = pool
         self.input_norm: InputNorm = getattr(backbone, "input_norm", IMAGENET_NORM)
         self.spec: Model | None = None  # the params `model` it was built from (build_network sets it)
 
     @property
     def dim(self) -> int:
-        """Length of the global descriptor, K * C."""
+        """Length of the global descriptor (NetVLAD: K * C)."""
         return self.pool.dim
+
+    @property
+    def has_cluster_init(self) -> bool:
+        """Whether the aggregator is initialised from training descriptors (NetVLAD's k-means)."""
+        return hasattr(self.pool, "init_clusters")
 
     def preprocess(self, images: Tensor) -> Tensor:
         """uint8 (B, H, W, 3) RGB -> the float (B, 3, H, W) input this network's backbone expects."""
@@ -46,15 +52,18 @@ class LocalizationNet(nn.Module):
 
     def descriptors(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) preprocessed images -> (B*h*w, C) local conv descriptors (k-means input)."""
-        return self.backbone(x).flatten(2).transpose(1, 2).reshape(-1, self.pool.channels)
+        return self.backbone(x).flatten(2).transpose(1, 2).reshape(-1, self.backbone.out_channels)
 
     def init_clusters(self, descriptors: Tensor, seed: int = 0) -> None:
         """NetVLAD's initialisation: k-means on (N, C) conv descriptors of training images."""
+        if not self.has_cluster_init:
+            raise ValueError(f"aggregator {self.pool.name!r} has no cluster initialisation (NetVLAD alone has)")
         self.pool.init_clusters(descriptors, seed=seed)
 
 
-def build_network(model: Model, seed: int) -> LocalizationNet:
-    """Build the network of params.yaml `model` (backbone, init, weights, clusters).
+def build_network(model: Model, seed: int, aggregators: Aggregators | None = None) -> LocalizationNet:
+    """Build the network of params.yaml `model` (backbone, init, weights, aggregator, clusters),
+    its aggregator's hyperparameters from params `aggregators` (None: the published defaults).
 
     Random layers are drawn from `seed` without touching the global RNG, so every method of one
     seed starts from the same network. The network is channels_last in memory, like
@@ -63,6 +72,7 @@ def build_network(model: Model, seed: int) -> LocalizationNet:
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = LocalizationNet(build_backbone(model), model.clusters)
+        backbone = build_backbone(model)
+        net = LocalizationNet(backbone, build_aggregator(model, backbone.out_channels, aggregators))
     net.spec = model
     return net.to(memory_format=torch.channels_last)

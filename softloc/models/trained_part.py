@@ -76,7 +76,7 @@ def frozen_output(backbone: nn.Module, model: Model, x: Tensor) -> Tensor:
 
 
 class TrainedPart(nn.Module):
-    """The trained part of `net` (the backbone above the cut, then NetVLAD) as a module of its own:
+    """The trained part of `net` (the backbone above the cut, then its aggregator) as a module of its own:
     forward(frozen_output(x)) = net(x). It shares `net`'s parameters, so DDP and torch.compile
     can wrap it as they wrap the whole network."""
 

@@ -74,6 +74,7 @@ def git_state(root: Path) -> GitState:
 PAPER_SETTINGS: dict[str, tuple[Any, str]] = {
     "model.backbone": ("vgg16", "Sec. 5: VGG-16 cut at conv5 + NetVLAD"),
     "model.init": ("imagenet", "Sec. 5: ImageNet weights"),
+    "model.aggregator": ("netvlad", "Sec. 5: NetVLAD pooling"),
     "model.clusters": (64, "NetVLAD K = 64"),
     "model.image_max_side": (240, "Sec. 5: longest side 240 px"),
     "train.lr": (1.0e-6, "Sec. 5 (released code: 5e-6)"),

@@ -1,9 +1,10 @@
 """The network's forward passes outside the training step: global descriptors of a split (for
 validation and the mining cache), from its images or its frozen trunk's memoised output, and the
-conv descriptors that seed NetVLAD's clusters."""
+conv descriptors that seed NetVLAD's clusters (no other aggregator has a data-driven initialisation)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from softloc.training.prefetch import read_images
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
     from softloc.config import Model, Train
 
+log = logging.getLogger(__name__)
 DESCRIPTORS_PER_IMAGE = 100  # k-means input per image, as Pytorch-NetVlad's cluster init
 
 
@@ -64,7 +66,11 @@ def embed(net: torch.nn.Module, source: Source, rows: np.ndarray | None, device:
 @torch.no_grad()
 def init_clusters(net: torch.nn.Module, data: TrainData, train: Train, seed: int, placement: Placement) -> None:
     """NetVLAD init: k-means on up to DESCRIPTORS_PER_IMAGE conv descriptors of `train.init_images`
-    random training images, drawn from `seed`."""
+    random training images, drawn from `seed`. Nothing (no forward pass) for an aggregator without
+    a cluster initialisation: GeM, MixVPR, SALAD and BoQ start from their seeded random weights."""
+    if not net.has_cluster_init:
+        log.info("aggregator %s: no cluster initialisation (NetVLAD's k-means); its seeded random init stays", net.pool.name)
+        return
     device, amp = placement.device, placement.amp
     rng = np.random.default_rng([seed, 0x1417])
     n = min(train.init_images, len(data.train.images))

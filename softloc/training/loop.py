@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from softloc.losses import TupleBatch, build_loss
 from softloc.models import build_network, save_model
+from softloc.models.aggregators import aggregator_record, method_network
 from softloc.models.trained_part import freeze_lower_trunk, trainable_parameters
 from softloc.models.trunk_memo import MEMO_ROOT
 from softloc.training import distributed
@@ -27,7 +28,7 @@ from softloc.training.state import Checkpoints, TrainState, run_key, run_summary
 from softloc.training.validation import Validator
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
-    from softloc.config import Method, Model, Pca, Train
+    from softloc.config import Aggregators, Method, Model, Pca, Train
 
 
 class Trainer:
@@ -36,6 +37,8 @@ class Trainer:
 
     `seed` draws every choice of training; `network_seed` (default `seed`) the initial weights.
     A method without a loss (`loss: none`) gets no feed or optimizer: it is validated as initialised.
+    The network is params `model`'s with the method's `aggregator` if it names one, the
+    aggregator's hyperparameters from params `aggregators` (None: the published defaults).
     The trunk below `model.train_from_block` is frozen (softloc.models.trained_part): Adam gets the
     trainable parameters only, and each step, validation and mining-cache refresh reads the frozen
     part's output, computed once per image and shared by every run (softloc.models.trunk_memo, in
@@ -45,16 +48,17 @@ class Trainer:
 
     def __init__(self, name: str, method: Method, model: Model, train: Train, seed: int, data: TrainData,
                  report_dir: str | os.PathLike, resume_root: str | os.PathLike, network_seed: int | None = None, *,
-                 pca: Pca | None = None, trunk_root: str | os.PathLike = MEMO_ROOT) -> None:
+                 aggregators: Aggregators | None = None, pca: Pca | None = None, trunk_root: str | os.PathLike = MEMO_ROOT) -> None:
+        model = method_network(model, method)
         self.name, self.model, self.train, self.seed, self.data = name, model, train, seed, data
         self.network_seed = seed if network_seed is None else network_seed
         self.init = model.init  # the summary's and model file's init ("checkpoint": an imported network)
         self.placement = place(train)
         world, device = self.placement.world, self.placement.device
         torch.manual_seed(seed)
-        self.net = build_network(model, self.network_seed).to(device)
+        self.net = build_network(model, self.network_seed, aggregators).to(device)
         self.loss_fn = build_loss(method)
-        key = run_key(method, model, train, (seed, self.network_seed), data.fingerprint)
+        key = run_key(method, model, train, (seed, self.network_seed), data.fingerprint, aggregator_record(self.net.pool))
         self.checkpoints = Checkpoints(resume_root, name, key, world.is_main)
         self.state = TrainState()
         self.run_log = RunLog(report_dir, world.is_main)

@@ -15,16 +15,19 @@ from softloc.training.loop import Trainer
 from softloc.training.state import telemetry
 
 if TYPE_CHECKING:  # annotations only: pydantic is absent on the GPU machine (benchmarks/gpu_check.py)
-    from softloc.config import Method, Model, Pca, Train
+    from softloc.config import Aggregators, Method, Model, Pca, Train
 
 
 def train_method(name: str, method: Method, model: Model, train: Train, seed: int, data: TrainData,
                  model_path: str | os.PathLike, report_dir: str | os.PathLike, resume_root: str | os.PathLike,
                  telemetry_path: str | os.PathLike | None = None, network_seed: int | None = None, *,
-                 pca: Pca | None = None, trunk_root: str | os.PathLike = MEMO_ROOT) -> dict[str, Any]:
+                 aggregators: Aggregators | None = None, pca: Pca | None = None,
+                 trunk_root: str | os.PathLike = MEMO_ROOT) -> dict[str, Any]:
     """Train (or, for `loss: none`, initialise) method `name` and write its model file and reports.
 
-    `seed` draws every choice of training, `network_seed` (default `seed`) the initial weights;
+    `seed` draws every choice of training, `network_seed` (default `seed`) the initial weights.
+    The network is params `model`'s with the method's own `aggregator` if it names one, that
+    aggregator's hyperparameters from params `aggregators` (None: the published defaults);
     `pca` (params `pca`) whitens validation's descriptors as the test does; `trunk_root` holds the
     frozen lower trunk's memoised outputs (softloc.models.trunk_memo).
     Returns the run summary (also in the model file and metrics.json). Its wall-clock figures go
@@ -34,7 +37,8 @@ def train_method(name: str, method: Method, model: Model, train: Train, seed: in
     checkpoint instead (softloc.models.netvlad_import): validated and saved as is."""
     if getattr(method, "checkpoint", None):
         return import_method(name, method, model, train, seed, data, model_path, report_dir, resume_root, telemetry_path, pca)
-    trainer = Trainer(name, method, model, train, seed, data, report_dir, resume_root, network_seed, pca=pca, trunk_root=trunk_root)
+    trainer = Trainer(name, method, model, train, seed, data, report_dir, resume_root, network_seed,
+                      aggregators=aggregators, pca=pca, trunk_root=trunk_root)
     trainer.checkpoints.model_path = Path(model_path)
     if trainer.loss_fn is None:
         init_clusters(trainer.net, data, train, seed, trainer.placement)

@@ -45,15 +45,18 @@ class TrainState:
 RESUME_CLASSES = {"TrainState": TrainState, "MiningCache": MiningCache}
 
 
-def run_key(method: Method, model: Model, train: Train, seeds: tuple[int, int], fingerprint: str) -> str:
+def run_key(method: Method, model: Model, train: Train, seeds: tuple[int, int], fingerprint: str,
+            aggregator: dict[str, Any] | None = None) -> str:
     """Hash of the params, seeds (training, network), data and code that shape a run: a checkpoint
-    resumes only the run it belongs to.
+    resumes only the run it belongs to. `aggregator`: what the model file records of the network's
+    aggregator (softloc.models.aggregators.aggregator_record: its hyperparameters).
 
     Code: the source of every softloc/pipeline module imported so far (resume.code_fingerprint),
     so an edit between a kill and the rerun starts the run afresh instead of mixing versions.
     """
     blob = json.dumps({"method": method.model_dump(), "model": model.model_dump(), "train": train.model_dump(),
-                       "seeds": list(seeds), "data": fingerprint, "code": resume.code_fingerprint()}, sort_keys=True, default=str)
+                       "seeds": list(seeds), "data": fingerprint, "code": resume.code_fingerprint(),
+                       "aggregator": aggregator or {}}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

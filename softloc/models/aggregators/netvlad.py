@@ -17,8 +17,10 @@ class NetVLAD(nn.Module):
     conv + softmax, their residuals to the centroids summed per cluster, each cluster's
     residual L2-normalised (intra-normalisation) and the whole vector L2-normalised.
     The pooling runs in float32 even under autocast: it is cheap and the normalisations are
-    sensitive to half precision.
+    sensitive to half precision. Its one hyperparameter, K, is params model.clusters.
     """
+
+    name = "netvlad"
 
     def __init__(self, clusters: int, channels: int) -> None:
         super().__init__()
