@@ -35,9 +35,16 @@ def validate(net: torch.nn.Module, data: TrainData, sources: Sources, train: Tra
     RobotCar (`pca_fit: train`), so early stopping keeps the weights the test would rank best.
     Without it, the network's raw descriptors.
     """
-    batch, device, amp = train.eval_batch_size, placement.device, placement.amp
     n = len(sources.val_queries.store)
     queries = np.unique(np.linspace(0, n - 1, min(n, train.val_max_queries)).round().astype(np.int64))
+    return accuracy_at(query_errors(net, data, sources, train, pca, placement, queries), train.val_threshold_m)
+
+
+def query_errors(net: torch.nn.Module, data: TrainData, sources: Sources, train: Train, pca: Pca | None,
+                 placement: Placement, queries: np.ndarray) -> np.ndarray:
+    """Metres from each validation query of `queries` (rows) to its top-1 retrieved reference, on the
+    descriptors `validate` measures (whitened with `pca`, raw without)."""
+    batch, device, amp = train.eval_batch_size, placement.device, placement.amp
     ref = embed(net, sources.val_reference, None, device, batch, amp)
     qry = embed(net, sources.val_queries, queries, device, batch, amp)
     if pca is not None:
@@ -45,8 +52,7 @@ def validate(net: torch.nn.Module, data: TrainData, sources: Sources, train: Tra
         whitening = Whitening(fit_pca(fit, dim=pca.dim, eps=pca.eps))
         with torch.inference_mode():
             ref, qry = (whitening(torch.from_numpy(f)).numpy() for f in (ref, qry))
-    errors = retrieval_errors(data.val_reference.xy, data.val_queries.xy[queries], search_top1(ref, qry))
-    return accuracy_at(errors, train.val_threshold_m)
+    return retrieval_errors(data.val_reference.xy, data.val_queries.xy[queries], search_top1(ref, qry))
 
 
 class Validator:
